@@ -1,0 +1,100 @@
+using System.Data.Common;
+using Dapper;
+using Microsoft.Data.Sqlite;
+
+namespace PaymentSlices.Api.Database;
+
+/// <summary>Opens SQLite connections with the settings every connection needs.</summary>
+public sealed class DbConnectionFactory(string connectionString)
+{
+    // synchronous=FULL: an acknowledged payment survives power loss (WAL's default NORMAL may lose the
+    // last commits). foreign_keys and busy_timeout are per connection in SQLite, so they are set on each.
+    private const string ConnectionPragmas = "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;";
+
+    public string ConnectionString { get; } = connectionString;
+
+    public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(ConnectionPragmas, cancellationToken: cancellationToken));
+        return connection;
+    }
+}
+
+/// <summary>
+/// SQLite has one writer at a time. Several pooled connections racing for the write lock retry with
+/// sleeps (seconds of tail latency), so the service queues its writers here instead, in order.
+/// </summary>
+public sealed class WriteGate : IDisposable
+{
+    private readonly SemaphoreSlim gate = new(1, 1);
+
+    public void Dispose() => gate.Dispose();
+
+    public Task WaitAsync(CancellationToken cancellationToken) => gate.WaitAsync(cancellationToken);
+
+    public void Release() => gate.Release();
+}
+
+/// <summary>
+/// The request's database session. Queries open a connection of their own; a command gets one write
+/// transaction, begun by the pipeline, that the handler and the pipeline's behaviours all write into.
+/// </summary>
+public sealed class Db(DbConnectionFactory factory, WriteGate gate) : IAsyncDisposable
+{
+    private DbConnection? connection;
+    private bool holdsGate;
+
+    /// <summary>The open write transaction of a command; null in a query.</summary>
+    public DbTransaction? Transaction { get; private set; }
+
+    /// <summary>The session's connection, opened on first use (inside a command: the transaction's).</summary>
+    public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
+        connection ??= await factory.OpenAsync(cancellationToken);
+
+    /// <summary>A Dapper command on this session: parameters, the transaction if any, and the token.</summary>
+    public CommandDefinition Command(string sql, object? parameters, CancellationToken cancellationToken) =>
+        new(sql, parameters, Transaction, cancellationToken: cancellationToken);
+
+    public async Task BeginAsync(CancellationToken cancellationToken)
+    {
+        if (Transaction is not null)
+        {
+            throw new InvalidOperationException("A write transaction is already open in this request.");
+        }
+
+        await gate.WaitAsync(cancellationToken);
+        holdsGate = true;
+        var open = await OpenAsync(cancellationToken);
+        Transaction = await open.BeginTransactionAsync(cancellationToken); // BEGIN IMMEDIATE on SQLite
+    }
+
+    public Task CommitAsync(CancellationToken cancellationToken) =>
+        (Transaction ?? throw new InvalidOperationException("No write transaction is open.")).CommitAsync(cancellationToken);
+
+    /// <summary>Ends the write transaction (rolling back what was not committed) and lets the next writer in.</summary>
+    public async ValueTask EndAsync()
+    {
+        if (Transaction is not null)
+        {
+            await Transaction.DisposeAsync();
+            Transaction = null;
+        }
+
+        if (holdsGate)
+        {
+            holdsGate = false;
+            gate.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await EndAsync();
+        if (connection is not null)
+        {
+            await connection.DisposeAsync();
+        }
+    }
+}

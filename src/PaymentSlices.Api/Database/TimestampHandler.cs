@@ -1,0 +1,32 @@
+using System.Data;
+using System.Globalization;
+using Dapper;
+
+namespace PaymentSlices.Api.Database;
+
+/// <summary>
+/// Timestamps are stored as ISO 8601 UTC text with milliseconds (<c>2026-11-22T10:15:30.250Z</c>): it
+/// sorts as text and PostgreSQL reads the same literal into timestamptz.
+/// </summary>
+public sealed class TimestampHandler : SqlMapper.TypeHandler<DateTimeOffset>
+{
+    public const string Format = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
+
+    public static void Register()
+    {
+        // Dapper maps DateTimeOffset itself unless the built-in mapping is removed first.
+        SqlMapper.RemoveTypeMap(typeof(DateTimeOffset));
+        SqlMapper.RemoveTypeMap(typeof(DateTimeOffset?));
+        SqlMapper.AddTypeHandler(new TimestampHandler());
+        DefaultTypeMap.MatchNamesWithUnderscores = true; // column card_last4 fills property CardLast4
+    }
+
+    public override void SetValue(IDbDataParameter parameter, DateTimeOffset value)
+    {
+        parameter.DbType = DbType.String;
+        parameter.Value = value.UtcDateTime.ToString(Format, CultureInfo.InvariantCulture);
+    }
+
+    public override DateTimeOffset Parse(object value) =>
+        DateTimeOffset.Parse((string)value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+}

@@ -1,0 +1,223 @@
+using System.Text.Json;
+
+namespace PaymentSlices.Api.Kernel;
+
+// The contract's objects, defined once so that a payment reads the same from every route. Slices
+// read the rows with their own SQL and turn them into these; nothing here touches the database.
+
+/// <summary>A card as it may be shown: <c>number</c> is masked, the CVC has no field at all.</summary>
+public sealed record CardView(
+    string Object, string Brand, string Last4, int ExpMonth, int ExpYear, string? Name, string Number,
+    string? AddressCountry, string? AddressPostCode);
+
+public sealed record PaymentResource(
+    string Id,
+    string Object,
+    string? OrderId,
+    string? PaymentIntentId,
+    decimal Amount,
+    string Currency,
+    string Status,
+    CardView? Source,
+    string? PaymentMethod,
+    string? Customer,
+    decimal AmountRefunded,
+    bool Refunded,
+    string? Description,
+    IReadOnlyDictionary<string, string> Metadata,
+    string? FailureCode,
+    string? FailureMessage,
+    string? DeclineCode,
+    string? RedirectUrl,
+    string? ReceiptNumber,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? PaidAt);
+
+public sealed record RefundResource(
+    string Id, string Object, string PaymentId, string? OrderId, decimal Amount, string Currency, string Status,
+    string? Reason, IReadOnlyDictionary<string, string> Metadata, DateTimeOffset CreatedAt);
+
+/// <summary>A payments table row, column for column.</summary>
+public sealed class PaymentRow
+{
+    public string Id { get; init; } = "";
+    public string? OrderId { get; init; }
+    public string? PaymentIntentId { get; init; }
+    public long Amount { get; init; }
+    public string Currency { get; init; } = "";
+    public string Status { get; init; } = "";
+    public string? SourceToken { get; init; }
+    public string? PaymentMethod { get; init; }
+    public string? Customer { get; init; }
+    public string? CardBrand { get; init; }
+    public string? CardLast4 { get; init; }
+    public int? CardExpMonth { get; init; }
+    public int? CardExpYear { get; init; }
+    public string? CardName { get; init; }
+    public string? CardAddressCountry { get; init; }
+    public string? CardAddressPostCode { get; init; }
+    public long AmountRefunded { get; init; }
+    public string? Description { get; init; }
+    public string? Metadata { get; init; }
+    public string? FailureCode { get; init; }
+    public string? FailureMessage { get; init; }
+    public string? DeclineCode { get; init; }
+    public string? ReceiptNumber { get; init; }
+    public string? ProcessorReference { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset? PaidAt { get; init; }
+
+    /// <summary>The row a charge attempt leaves: succeeded with a receipt, or failed with the decline.</summary>
+    public static PaymentRow FromCharge(
+        ChargeResult result, long amount, Currency currency, PaymentSource? source, string? description,
+        IReadOnlyDictionary<string, string>? metadata, DateTimeOffset now, string? orderId = null, string? paymentIntentId = null)
+    {
+        var (card, succeeded, declined) = result switch
+        {
+            ChargeResult.Succeeded s => (s.Card, s, (ChargeResult.Declined?)null),
+            ChargeResult.Declined d => (d.Card, null, d),
+            _ => throw new ArgumentException("Only a charge that was attempted leaves a payment.", nameof(result)),
+        };
+
+        return new PaymentRow
+        {
+            Id = Ids.New("pay"),
+            OrderId = orderId,
+            PaymentIntentId = paymentIntentId,
+            Amount = amount,
+            Currency = currency.Code,
+            Status = succeeded is not null ? "succeeded" : "failed",
+            SourceToken = source?.Token,
+            CardBrand = card.Brand,
+            CardLast4 = card.Last4,
+            CardExpMonth = card.ExpMonth,
+            CardExpYear = card.ExpYear,
+            CardName = card.Name,
+            CardAddressCountry = card.AddressCountry,
+            CardAddressPostCode = card.AddressPostCode,
+            Description = description,
+            Metadata = MetadataJson.Write(metadata),
+            FailureCode = declined is not null ? "card_declined" : null,
+            FailureMessage = declined?.Message,
+            DeclineCode = declined?.DeclineCode,
+            ReceiptNumber = succeeded is not null ? Ids.NewReceiptNumber() : null,
+            ProcessorReference = succeeded?.Reference,
+            CreatedAt = now,
+            PaidAt = succeeded is not null ? now : null,
+        };
+    }
+
+    public PaymentResource ToResource()
+    {
+        var currency = Kernel.Currency.Of(Currency);
+        var source = CardLast4 is null
+            ? null
+            : new CardView("card", CardBrand!, CardLast4, CardExpMonth!.Value, CardExpYear!.Value, CardName,
+                CardRules.Masked(CardLast4), CardAddressCountry, CardAddressPostCode);
+        return new PaymentResource(
+            Id, "payment", OrderId, PaymentIntentId, Money.ToMajorUnits(Amount, currency), currency.Code, Status, source,
+            PaymentMethod, Customer, Money.ToMajorUnits(AmountRefunded, currency), AmountRefunded > 0 && AmountRefunded == Amount,
+            Description, MetadataJson.Read(Metadata), FailureCode, FailureMessage, DeclineCode, RedirectUrl: null,
+            ReceiptNumber, CreatedAt, PaidAt);
+    }
+}
+
+/// <summary>A refunds table row, column for column.</summary>
+public sealed class RefundRow
+{
+    public string Id { get; init; } = "";
+    public string PaymentId { get; init; } = "";
+    public string? OrderId { get; init; }
+    public long Amount { get; init; }
+    public string Currency { get; init; } = "";
+    public string Status { get; init; } = "";
+    public string? Reason { get; init; }
+    public string? Metadata { get; init; }
+    public string? ProcessorReference { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+
+    public RefundResource ToResource() =>
+        new(Id, "refund", PaymentId, OrderId, Money.ToMajorUnits(Amount, Kernel.Currency.Of(Currency)), Currency, Status, Reason,
+            MetadataJson.Read(Metadata), CreatedAt);
+}
+
+/// <summary>Metadata (string to string) as stored: a JSON object in a text column.</summary>
+public static class MetadataJson
+{
+    private static readonly IReadOnlyDictionary<string, string> Empty = new Dictionary<string, string>();
+
+    public static string? Write(IReadOnlyDictionary<string, string>? metadata) =>
+        metadata is null or { Count: 0 } ? null : JsonSerializer.Serialize(metadata);
+
+    public static IReadOnlyDictionary<string, string> Read(string? json) =>
+        json is null ? Empty : JsonSerializer.Deserialize<Dictionary<string, string>>(json) ?? Empty;
+}
+
+public sealed record OrderItemResource(string Name, string? Description, decimal Amount, int Quantity);
+
+/// <summary>The receipt of a paid order (seed 000: "retrieve the receipt from the order details").</summary>
+public sealed record ReceiptResource(
+    string ReceiptNumber, string PaymentId, decimal Amount, string Currency, CardView? Card, DateTimeOffset PaidAt);
+
+public sealed record OrderResource(
+    string Id,
+    string Object,
+    string Status,
+    decimal Amount,
+    decimal AmountRefunded,
+    string Currency,
+    IReadOnlyList<OrderItemResource> Items,
+    string? Customer,
+    string? Email,
+    IReadOnlyDictionary<string, string> Metadata,
+    IReadOnlyList<PaymentResource> Payments,
+    IReadOnlyList<RefundResource> Refunds,
+    ReceiptResource? Receipt,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt,
+    DateTimeOffset? PaidAt);
+
+/// <summary>An orders table row, column for column.</summary>
+public sealed class OrderRow
+{
+    public string Id { get; init; } = "";
+    public string Status { get; init; } = "";
+    public string Currency { get; init; } = "";
+    public long Amount { get; init; }
+    public long AmountRefunded { get; init; }
+    public string? Customer { get; init; }
+    public string? Email { get; init; }
+    public string? Metadata { get; init; }
+    public string? PaymentId { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
+    public DateTimeOffset? PaidAt { get; init; }
+
+    /// <summary>Statuses in which the order's money has been taken.</summary>
+    public bool IsPaid => Status is "paid" or "partially_refunded" or "refunded";
+
+    public OrderResource ToResource(IEnumerable<OrderItemRow> items, IEnumerable<PaymentRow> payments, IEnumerable<RefundRow> refunds)
+    {
+        var currency = Kernel.Currency.Of(Currency);
+        var paymentResources = payments.Select(payment => payment.ToResource()).ToList();
+        var receipt = paymentResources.FirstOrDefault(payment => payment.Id == PaymentId) is { ReceiptNumber: { } number, PaidAt: { } paidAt } paid
+            ? new ReceiptResource(number, paid.Id, paid.Amount, paid.Currency, paid.Source, paidAt)
+            : null;
+        return new OrderResource(
+            Id, "order", Status, Money.ToMajorUnits(Amount, currency), Money.ToMajorUnits(AmountRefunded, currency), currency.Code,
+            items.Select(item => new OrderItemResource(item.Name, item.Description, Money.ToMajorUnits(item.Amount, currency), item.Quantity)).ToList(),
+            Customer, Email, MetadataJson.Read(Metadata), paymentResources, refunds.Select(refund => refund.ToResource()).ToList(),
+            receipt, CreatedAt, UpdatedAt, PaidAt);
+    }
+}
+
+/// <summary>An order_items table row.</summary>
+public sealed class OrderItemRow
+{
+    public string OrderId { get; init; } = "";
+    public int Position { get; init; }
+    public string Name { get; init; } = "";
+    public string? Description { get; init; }
+    public long Amount { get; init; }
+    public int Quantity { get; init; }
+}

@@ -1,0 +1,75 @@
+using System.Collections.Concurrent;
+
+namespace PaymentSlices.Api.Kernel;
+
+/// <summary>
+/// An in-process processor with Stripe's test values, so that everything works offline. It remembers each
+/// charge by idempotency key, as a real processor does, and can say how many charges it made.
+/// </summary>
+public sealed class SandboxPaymentProcessor(TimeProvider clock) : IPaymentProcessor
+{
+    private const string ThreeDSecureCard = "4000002500003155";
+
+    private static readonly Dictionary<string, string> DeclineCards = new()
+    {
+        ["4000000000000002"] = "generic_decline",
+        ["4000000000009995"] = "insufficient_funds",
+    };
+
+    private static readonly Dictionary<string, (string Number, string? DeclineCode)> Tokens = new()
+    {
+        ["tok_visa"] = ("4242424242424242", null),
+        ["pm_card_visa"] = ("4242424242424242", null),
+        ["tok_mastercard"] = ("5555555555554444", null),
+        ["tok_chargeDeclined"] = ("4000000000000002", "generic_decline"),
+        ["tok_chargeDeclinedInsufficientFunds"] = ("4000000000009995", "insufficient_funds"),
+    };
+
+    private static readonly Dictionary<string, string> DeclineMessages = new()
+    {
+        ["generic_decline"] = "Your card was declined.",
+        ["insufficient_funds"] = "Your card has insufficient funds.",
+        ["authentication_required"] = "This card requires 3-D Secure authentication, which the sandbox does not offer yet.",
+    };
+
+    private readonly ConcurrentDictionary<string, ChargeResult> charges = new();
+    private readonly ConcurrentDictionary<string, string> refunds = new();
+
+    /// <summary>Charges that succeeded, one per idempotency key however often it was sent.</summary>
+    public int SucceededCharges => charges.Values.Count(result => result is ChargeResult.Succeeded);
+
+    public Task<ChargeResult> ChargeAsync(ChargeRequest request, CancellationToken cancellationToken) =>
+        Task.FromResult(charges.GetOrAdd(request.IdempotencyKey, _ => Decide(request.Source)));
+
+    public Task<string> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken) =>
+        Task.FromResult(refunds.GetOrAdd(request.IdempotencyKey, _ => Ids.New("re")));
+
+    private ChargeResult Decide(PaymentSource source)
+    {
+        if (source.Token is { } token)
+        {
+            if (!Tokens.TryGetValue(token, out var test))
+            {
+                return new ChargeResult.InvalidSource();
+            }
+
+            var year = clock.GetUtcNow().Year + 3;
+            var card = new CardDisplay(CardRules.Brand(test.Number), CardRules.Last4(test.Number), 12, year, null, null, null);
+            return Outcome(test.DeclineCode, card);
+        }
+
+        var details = source.Card!;
+        var number = details.Number!;
+        var display = new CardDisplay(
+            CardRules.Brand(number), CardRules.Last4(number), details.ExpMonth!.Value, CardRules.FullYear(details.ExpYear!.Value),
+            details.Name, details.AddressCountry?.ToUpperInvariant(), details.AddressPostCode);
+
+        var declineCode = number == ThreeDSecureCard ? "authentication_required" : DeclineCards.GetValueOrDefault(number);
+        return Outcome(declineCode, display);
+    }
+
+    private static ChargeResult Outcome(string? declineCode, CardDisplay card) =>
+        declineCode is null
+            ? new ChargeResult.Succeeded(Ids.New("ch"), card)
+            : new ChargeResult.Declined(declineCode, DeclineMessages[declineCode], card);
+}

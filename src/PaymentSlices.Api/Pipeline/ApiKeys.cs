@@ -1,0 +1,156 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+
+namespace PaymentSlices.Api.Pipeline;
+
+/// <summary>API keys by role, from configuration (<c>ApiKeys:Storefront:0</c>, env <c>ApiKeys__Storefront__0</c>).</summary>
+public sealed class ApiKeyOptions
+{
+    public const string Section = "ApiKeys";
+
+    public string[] Storefront { get; set; } = [];
+
+    public string[] PaymentSystem { get; set; } = [];
+}
+
+/// <summary>The two roles of the contract, and the authorization policies named after them.</summary>
+public static class ApiRoles
+{
+    /// <summary>The storefront: everything except mark-paid.</summary>
+    public const string Storefront = "storefront";
+
+    /// <summary>The payment system: mark-paid, and reads.</summary>
+    public const string PaymentSystem = "payment_system";
+
+    /// <summary>Policy for reads: either role.</summary>
+    public const string AnyRole = "any_role";
+
+    public const string Scheme = "ApiKey";
+
+    public static IServiceCollection AddApiKeys(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<ApiKeyOptions>()
+            .Bind(configuration.GetSection(ApiKeyOptions.Section))
+            .Validate(options => options.Storefront.Length > 0 && options.PaymentSystem.Length > 0,
+                "API keys are not configured: set ApiKeys:Storefront and ApiKeys:PaymentSystem " +
+                "(environment ApiKeys__Storefront__0 and ApiKeys__PaymentSystem__0). Only Development has default keys.")
+            .Validate(options => options.Storefront.Concat(options.PaymentSystem).All(key => !string.IsNullOrWhiteSpace(key)),
+                "ApiKeys: a configured API key is empty.")
+            .Validate(options => !options.Storefront.Intersect(options.PaymentSystem, StringComparer.Ordinal).Any(),
+                "ApiKeys: the same key is configured for both roles; give each role its own keys.")
+            .ValidateOnStart();
+
+        services.AddSingleton<ApiKeyStore>();
+        services.AddAuthentication(Scheme).AddScheme<AuthenticationSchemeOptions, ApiKeyHandler>(Scheme, null);
+        services.AddAuthorizationBuilder()
+            .AddPolicy(Storefront, policy => policy.RequireRole(Storefront))
+            .AddPolicy(PaymentSystem, policy => policy.RequireRole(PaymentSystem))
+            .AddPolicy(AnyRole, policy => policy.RequireRole(Storefront, PaymentSystem));
+        return services;
+    }
+}
+
+/// <summary>Looks keys up by their SHA-256 digest, comparing every configured key in constant time.</summary>
+public sealed class ApiKeyStore(IOptions<ApiKeyOptions> options)
+{
+    private readonly (byte[] Digest, string Role)[] keys =
+        options.Value.Storefront.Select(key => (Digest(key), ApiRoles.Storefront))
+            .Concat(options.Value.PaymentSystem.Select(key => (Digest(key), ApiRoles.PaymentSystem)))
+            .ToArray();
+
+    /// <summary>The role of a presented key, or null. Every key is compared, so the time taken tells nothing.</summary>
+    public string? RoleOf(string presented)
+    {
+        var digest = Digest(presented);
+        string? role = null;
+        foreach (var (candidate, candidateRole) in keys)
+        {
+            if (CryptographicOperations.FixedTimeEquals(candidate, digest))
+            {
+                role = candidateRole;
+            }
+        }
+
+        return role;
+    }
+
+    /// <summary>A short, stable, non-reversible id of a key: what logs and per-key scopes use instead of the key.</summary>
+    public static string KeyId(string presented) => Convert.ToHexStringLower(Digest(presented).AsSpan(0, 8));
+
+    private static byte[] Digest(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
+}
+
+/// <summary>Reads <c>Authorization: Bearer &lt;key&gt;</c> or <c>X-API-Key: &lt;key&gt;</c>; answers 401/403 as problem+json.</summary>
+public sealed class ApiKeyHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    ApiKeyStore store,
+    IProblemDetailsService problems)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string KeyIdClaim = "api_key_id";
+
+    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var presented = PresentedKey();
+        if (presented is null)
+        {
+            return Task.FromResult(AuthenticateResult.NoResult());
+        }
+
+        if (store.RoleOf(presented) is not { } role)
+        {
+            return Task.FromResult(AuthenticateResult.Fail("Unknown API key."));
+        }
+
+        var identity = new ClaimsIdentity(
+            [new Claim(ClaimTypes.Role, role), new Claim(KeyIdClaim, ApiKeyStore.KeyId(presented))], ApiRoles.Scheme);
+        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), ApiRoles.Scheme)));
+    }
+
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        Response.Headers.WWWAuthenticate = "Bearer";
+        return PresentedKey() is null
+            ? Write(StatusCodes.Status401Unauthorized, "api_key_missing", "Unauthorized",
+                "Send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.")
+            : Write(StatusCodes.Status401Unauthorized, "api_key_invalid", "Unauthorized", "The API key is not valid.");
+    }
+
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
+        Write(StatusCodes.Status403Forbidden, "forbidden", "Forbidden",
+            $"This route is not open to the {Context.User.FindFirstValue(ClaimTypes.Role)} role.");
+
+    private string? PresentedKey()
+    {
+        if (Request.Headers.XApiKey() is { Length: > 0 } headerKey)
+        {
+            return headerKey;
+        }
+
+        var authorization = Request.Headers.Authorization.ToString();
+        return authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && authorization.Length > 7
+            ? authorization[7..].Trim()
+            : null;
+    }
+
+    private async Task Write(int status, string code, string title, string detail)
+    {
+        Response.StatusCode = status;
+        var problem = new ProblemDetails { Status = status, Title = title, Detail = detail };
+        problem.Extensions[ErrorEnvelope.CodeKey] = code;
+        await problems.WriteAsync(new ProblemDetailsContext { HttpContext = Context, ProblemDetails = problem });
+    }
+}
+
+internal static class ApiKeyHeaders
+{
+    public static string? XApiKey(this IHeaderDictionary headers) =>
+        headers.TryGetValue("X-API-Key", out var value) ? value.ToString().Trim() : null;
+}

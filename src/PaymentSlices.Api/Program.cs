@@ -1,0 +1,36 @@
+using PaymentSlices.Api.Database;
+using PaymentSlices.Api.Features.CreateOrder;
+using PaymentSlices.Api.Features.GetOrder;
+using PaymentSlices.Api.Kernel;
+using PaymentSlices.Api.Pipeline;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.Services
+    .AddSingleton(TimeProvider.System)
+    .AddJsonConventions()
+    .AddErrorEnvelope()
+    .AddApiKeys(builder.Configuration)
+    .AddDatabase(builder.Configuration)
+    .AddMediatorPipeline()
+    .AddSingleton<SandboxPaymentProcessor>()
+    .AddSingleton<IPaymentProcessor>(services => services.GetRequiredService<SandboxPaymentProcessor>())
+    .AddOpenApi();
+
+var app = builder.Build();
+
+app.UseErrorEnvelope();
+app.UseAuthentication();
+app.UseAuthorization();
+
+var v1 = app.MapGroup("/v1");
+v1.MapCreateOrder();
+v1.MapGetOrder();
+
+app.MapOpenApi();
+
+await app.Services.MigrateDatabaseAsync();
+await app.RunAsync();
+
+/// <summary>The entry point, visible to the tests' WebApplicationFactory.</summary>
+public partial class Program;
