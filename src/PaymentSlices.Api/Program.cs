@@ -1,6 +1,14 @@
 using PaymentSlices.Api.Database;
+using PaymentSlices.Api.Features.ConfirmPaymentIntent;
 using PaymentSlices.Api.Features.CreateOrder;
+using PaymentSlices.Api.Features.CreatePayment;
+using PaymentSlices.Api.Features.CreatePaymentIntent;
+using PaymentSlices.Api.Features.CreateRefund;
 using PaymentSlices.Api.Features.GetOrder;
+using PaymentSlices.Api.Features.GetPayment;
+using PaymentSlices.Api.Features.GetRefund;
+using PaymentSlices.Api.Features.MarkOrderPaid;
+using PaymentSlices.Api.Features.PayOrder;
 using PaymentSlices.Api.Kernel;
 using PaymentSlices.Api.Pipeline;
 
@@ -26,6 +34,14 @@ app.UseAuthorization();
 var v1 = app.MapGroup("/v1");
 v1.MapCreateOrder();
 v1.MapGetOrder();
+v1.MapPayOrder();
+v1.MapCreatePaymentIntent();
+v1.MapConfirmPaymentIntent();
+v1.MapMarkOrderPaid();
+v1.MapCreatePayment();
+v1.MapGetPayment();
+v1.MapCreateRefund();
+v1.MapGetRefund();
 
 app.MapOpenApi();
 

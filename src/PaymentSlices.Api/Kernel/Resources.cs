@@ -69,6 +69,7 @@ public sealed class PaymentRow
 
     /// <summary>The row a charge attempt leaves: succeeded with a receipt, or failed with the decline.</summary>
     public static PaymentRow FromCharge(
+        string id,
         ChargeResult result, long amount, Currency currency, PaymentSource? source, string? description,
         IReadOnlyDictionary<string, string>? metadata, DateTimeOffset now, string? orderId = null, string? paymentIntentId = null)
     {
@@ -81,7 +82,7 @@ public sealed class PaymentRow
 
         return new PaymentRow
         {
-            Id = Ids.New("pay"),
+            Id = id,
             OrderId = orderId,
             PaymentIntentId = paymentIntentId,
             Amount = amount,
@@ -220,4 +221,45 @@ public sealed class OrderItemRow
     public string? Description { get; init; }
     public long Amount { get; init; }
     public int Quantity { get; init; }
+}
+
+public sealed record LineItemResource(string Name, decimal Amount, string Currency, int Quantity, string Description);
+
+/// <summary>Seed 002's payment intent: <c>client_secret</c> lets the storefront's page confirm it; it is never logged.</summary>
+public sealed record PaymentIntentResource(
+    string Id,
+    string Object,
+    string OrderId,
+    string ClientSecret,
+    decimal Amount,
+    string Currency,
+    string Status,
+    IReadOnlyList<LineItemResource> LineItems,
+    string? PaymentId,
+    DateTimeOffset CreatedAt);
+
+/// <summary>A payment_intents table row, column for column.</summary>
+public sealed class PaymentIntentRow
+{
+    public string Id { get; init; } = "";
+    public string OrderId { get; init; } = "";
+    public string ClientSecret { get; init; } = "";
+    public long Amount { get; init; }
+    public string Currency { get; init; } = "";
+    public string Status { get; init; } = "";
+    public string? PaymentId { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
+
+    /// <summary>Never the client secret: this is what a log line or debugger shows of an intent.</summary>
+    public override string ToString() => $"{Id} ({Status})";
+
+    public PaymentIntentResource ToResource(IEnumerable<OrderItemRow> items, string? status = null, string? paymentId = null)
+    {
+        var currency = Kernel.Currency.Of(Currency);
+        return new PaymentIntentResource(
+            Id, "payment_intent", OrderId, ClientSecret, Money.ToMajorUnits(Amount, currency), currency.Code, status ?? Status,
+            items.Select(item => new LineItemResource(item.Name, Money.ToMajorUnits(item.Amount, currency), currency.Code, item.Quantity, item.Description ?? "")).ToList(),
+            paymentId ?? PaymentId, CreatedAt);
+    }
 }

@@ -1,0 +1,130 @@
+using System.Security.Cryptography;
+using System.Text;
+using Dapper;
+using MediatR;
+using PaymentSlices.Api.Database;
+using PaymentSlices.Api.Kernel;
+using PaymentSlices.Api.Pipeline;
+
+namespace PaymentSlices.Api.Features.ConfirmPaymentIntent;
+
+/// <summary>
+/// Pays a payment intent with a card or token (seed 002 step 2, the sandbox processor's side). On success the
+/// order is <c>pending</c> until the payment system marks it paid; on a decline the intent can be confirmed again.
+/// </summary>
+public static class ConfirmPaymentIntent
+{
+    public sealed record Body(string? ClientSecret, PaymentSource? Source, string? PaymentMethod) : IPaysWithSource
+    {
+        string? IPaysWithSource.Customer => null;
+
+        /// <summary>Never the secret or the card.</summary>
+        public override string ToString() => "ConfirmPaymentIntent.Body";
+    }
+
+    public sealed record Command(string IntentId, Body Body) : ICommand<ApiResult<PaymentIntentResource>>, IPaysWithSource
+    {
+        PaymentSource? IPaysWithSource.Source => Body.Source;
+
+        string? IPaysWithSource.PaymentMethod => Body.PaymentMethod;
+
+        string? IPaysWithSource.Customer => null;
+    }
+
+    public sealed class Handler(Db db, IPaymentProcessor processor, TimeProvider clock)
+        : IRequestHandler<Command, ApiResult<PaymentIntentResource>>
+    {
+        private const string SelectIntent = """
+            SELECT * FROM payment_intents WHERE id = @IntentId;
+            SELECT o.id, o.status, o.currency, o.amount FROM orders o JOIN payment_intents i ON i.order_id = o.id WHERE i.id = @IntentId;
+            SELECT it.* FROM order_items it JOIN payment_intents i ON i.order_id = it.order_id WHERE i.id = @IntentId ORDER BY it.position;
+            """;
+
+        private const string ClaimOrder = """
+            UPDATE orders SET status = 'pending', updated_at = @Now WHERE id = @OrderId AND status = 'created'
+            """;
+
+        private const string ReleaseOrder = """
+            UPDATE orders SET status = 'created', updated_at = @Now WHERE id = @OrderId AND status = 'pending'
+            """;
+
+        private const string IntentSucceeded = """
+            UPDATE payment_intents SET status = 'succeeded', payment_id = @PaymentId, updated_at = @Now
+            WHERE id = @IntentId AND status = 'requires_payment_method'
+            """;
+
+        private const string InsertPayment = """
+            INSERT INTO payments (id, order_id, payment_intent_id, amount, currency, status, source_token, payment_method, customer,
+                card_brand, card_last4, card_exp_month, card_exp_year, card_name, card_address_country, card_address_post_code,
+                amount_refunded, description, metadata, failure_code, failure_message, decline_code, receipt_number,
+                processor_reference, created_at, paid_at)
+            VALUES (@Id, @OrderId, @PaymentIntentId, @Amount, @Currency, @Status, @SourceToken, @PaymentMethod, @Customer,
+                @CardBrand, @CardLast4, @CardExpMonth, @CardExpYear, @CardName, @CardAddressCountry, @CardAddressPostCode,
+                0, @Description, @Metadata, @FailureCode, @FailureMessage, @DeclineCode, @ReceiptNumber,
+                @ProcessorReference, @CreatedAt, @PaidAt)
+            """;
+
+        public async Task<ApiResult<PaymentIntentResource>> Handle(Command command, CancellationToken cancellationToken)
+        {
+            var connection = await db.OpenAsync(cancellationToken);
+            await using var results = await connection.QueryMultipleAsync(db.Command(SelectIntent, command, cancellationToken));
+            var intent = await results.ReadSingleOrDefaultAsync<PaymentIntentRow>();
+            if (intent is null)
+            {
+                return ApiError.NotFound("payment_intent_not_found", "Payment intent not found");
+            }
+
+            var order = await results.ReadSingleAsync<OrderRow>();
+            var items = (await results.ReadAsync<OrderItemRow>()).ToList();
+            if (!SecretMatches(intent.ClientSecret, command.Body.ClientSecret!))
+            {
+                return new ApiError(StatusCodes.Status403Forbidden, "invalid_client_secret", "Forbidden", "The client_secret does not match this payment intent.");
+            }
+
+            if (intent.Status != "requires_payment_method")
+            {
+                return ApiError.Conflict("payment_intent_unexpected_state", $"The payment intent is {intent.Status}; only one that requires a payment method can be confirmed.");
+            }
+
+            if (order.Status != "created")
+            {
+                return order.IsPaid ? PaymentErrors.OrderAlreadyPaid() : PaymentErrors.OrderPaymentPending();
+            }
+
+            if (PaymentErrors.SavedSourceNotFound(command) is { } notFound)
+            {
+                return notFound;
+            }
+
+            var now = clock.Now();
+            var orderKey = new { OrderId = order.Id, Now = now };
+            if (await connection.ExecuteAsync(db.Command(ClaimOrder, orderKey, cancellationToken)) == 0)
+            {
+                return PaymentErrors.OrderPaymentPending();
+            }
+
+            var currency = Currency.Of(intent.Currency);
+            var paymentId = Ids.New("pay");
+            var result = await processor.ChargeAsync(new ChargeRequest(paymentId, intent.Amount, currency, command.Body.Source!), cancellationToken);
+            if (result is ChargeResult.InvalidSource)
+            {
+                await connection.ExecuteAsync(db.Command(ReleaseOrder, orderKey, cancellationToken));
+                return PaymentErrors.InvalidSource();
+            }
+
+            var payment = PaymentRow.FromCharge(paymentId, result, intent.Amount, currency, command.Body.Source, null, null, now, order.Id, intent.Id);
+            await connection.ExecuteAsync(db.Command(InsertPayment, payment, cancellationToken));
+            if (result is ChargeResult.Declined)
+            {
+                await connection.ExecuteAsync(db.Command(ReleaseOrder, orderKey, cancellationToken)); // the intent can be confirmed again
+                return PaymentErrors.CardDeclined(payment, intent.Id);
+            }
+
+            await connection.ExecuteAsync(db.Command(IntentSucceeded, new { command.IntentId, PaymentId = paymentId, Now = now }, cancellationToken));
+            return intent.ToResource(items, status: "succeeded", paymentId: paymentId);
+        }
+
+        private static bool SecretMatches(string expected, string presented) =>
+            CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(expected)), SHA256.HashData(Encoding.UTF8.GetBytes(presented)));
+    }
+}

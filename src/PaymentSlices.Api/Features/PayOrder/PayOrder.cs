@@ -1,0 +1,132 @@
+using Dapper;
+using MediatR;
+using PaymentSlices.Api.Database;
+using PaymentSlices.Api.Kernel;
+using PaymentSlices.Api.Pipeline;
+
+namespace PaymentSlices.Api.Features.PayOrder;
+
+/// <summary>Pays an order (seed 000 "Pay Order", seed 001 "Pay an Order"): one succeeded payment per order, ever.</summary>
+public static class PayOrder
+{
+    public sealed record Body(
+        PaymentSource? Source,
+        string? PaymentMethod,
+        string? Customer,
+        decimal? Amount,
+        string? Currency,
+        string? Description,
+        IReadOnlyDictionary<string, string>? Metadata) : IPaysWithSource;
+
+    public sealed record Command(string OrderId, Body Body) : ICommand<ApiResult<PaymentResource>>, IPaysWithSource
+    {
+        PaymentSource? IPaysWithSource.Source => Body.Source;
+
+        string? IPaysWithSource.PaymentMethod => Body.PaymentMethod;
+
+        string? IPaysWithSource.Customer => Body.Customer;
+    }
+
+    public sealed class Handler(Db db, IPaymentProcessor processor, TimeProvider clock)
+        : IRequestHandler<Command, ApiResult<PaymentResource>>
+    {
+        private const string SelectOrder = "SELECT id, status, currency, amount FROM orders WHERE id = @OrderId";
+
+        // Claiming the order before charging is what makes a second concurrent pay see it taken:
+        // the guarded UPDATE lets exactly one request move it out of 'created'.
+        private const string ClaimOrder = """
+            UPDATE orders SET status = 'pending', updated_at = @Now WHERE id = @OrderId AND status = 'created'
+            """;
+
+        private const string ReleaseOrder = """
+            UPDATE orders SET status = 'created', updated_at = @Now WHERE id = @OrderId AND status = 'pending'
+            """;
+
+        private const string MarkPaid = """
+            UPDATE orders SET status = 'paid', payment_id = @PaymentId, paid_at = @Now, updated_at = @Now
+            WHERE id = @OrderId AND status = 'pending'
+            """;
+
+        // Paid another way: an intent still waiting for a card can no longer be used.
+        private const string CancelOpenIntents = """
+            UPDATE payment_intents SET status = 'canceled', updated_at = @Now
+            WHERE order_id = @OrderId AND status = 'requires_payment_method'
+            """;
+
+        private const string InsertPayment = """
+            INSERT INTO payments (id, order_id, payment_intent_id, amount, currency, status, source_token, payment_method, customer,
+                card_brand, card_last4, card_exp_month, card_exp_year, card_name, card_address_country, card_address_post_code,
+                amount_refunded, description, metadata, failure_code, failure_message, decline_code, receipt_number,
+                processor_reference, created_at, paid_at)
+            VALUES (@Id, @OrderId, @PaymentIntentId, @Amount, @Currency, @Status, @SourceToken, @PaymentMethod, @Customer,
+                @CardBrand, @CardLast4, @CardExpMonth, @CardExpYear, @CardName, @CardAddressCountry, @CardAddressPostCode,
+                0, @Description, @Metadata, @FailureCode, @FailureMessage, @DeclineCode, @ReceiptNumber,
+                @ProcessorReference, @CreatedAt, @PaidAt)
+            """;
+
+        public async Task<ApiResult<PaymentResource>> Handle(Command command, CancellationToken cancellationToken)
+        {
+            var connection = await db.OpenAsync(cancellationToken);
+            var order = await connection.QuerySingleOrDefaultAsync<OrderRow>(db.Command(SelectOrder, command, cancellationToken));
+            if (order is null)
+            {
+                return ApiError.NotFound("order_not_found", "Order not found");
+            }
+
+            var currency = Currency.Of(order.Currency);
+            if (Check(command.Body, order, currency) is { } error)
+            {
+                return error;
+            }
+
+            var now = clock.Now();
+            var orderKey = new { command.OrderId, Now = now };
+            if (await connection.ExecuteAsync(db.Command(ClaimOrder, orderKey, cancellationToken)) == 0)
+            {
+                return PaymentErrors.OrderAlreadyPaid(); // another request took it between our read and claim
+            }
+
+            var paymentId = Ids.New("pay");
+            var result = await processor.ChargeAsync(new ChargeRequest(paymentId, order.Amount, currency, command.Body.Source!), cancellationToken);
+            if (result is ChargeResult.InvalidSource)
+            {
+                await connection.ExecuteAsync(db.Command(ReleaseOrder, orderKey, cancellationToken));
+                return PaymentErrors.InvalidSource();
+            }
+
+            var payment = PaymentRow.FromCharge(paymentId, result, order.Amount, currency, command.Body.Source, command.Body.Description,
+                command.Body.Metadata, now, order.Id);
+            await connection.ExecuteAsync(db.Command(InsertPayment, payment, cancellationToken));
+
+            if (result is ChargeResult.Declined)
+            {
+                await connection.ExecuteAsync(db.Command(ReleaseOrder, orderKey, cancellationToken)); // still payable
+                return PaymentErrors.CardDeclined(payment);
+            }
+
+            await connection.ExecuteAsync(db.Command(MarkPaid, new { command.OrderId, Now = now, PaymentId = paymentId }, cancellationToken));
+            await connection.ExecuteAsync(db.Command(CancelOpenIntents, orderKey, cancellationToken));
+            return payment.ToResource();
+        }
+
+        private static ApiError? Check(Body body, OrderRow order, Currency currency)
+        {
+            if (body.Currency is { } requested && !requested.Equals(currency.Code, StringComparison.OrdinalIgnoreCase))
+            {
+                return PaymentErrors.CurrencyMismatch("order", currency.Code);
+            }
+
+            if (body.Amount is { } amount && Money.ToMinorUnits(amount, currency) != order.Amount)
+            {
+                return PaymentErrors.AmountMismatch("order", Money.ToMajorUnits(order.Amount, currency));
+            }
+
+            return order.Status switch
+            {
+                "created" => PaymentErrors.SavedSourceNotFound(body),
+                "pending" => PaymentErrors.OrderPaymentPending(),
+                _ => PaymentErrors.OrderAlreadyPaid(),
+            };
+        }
+    }
+}

@@ -1,0 +1,50 @@
+using PaymentSlices.Api.Pipeline;
+
+namespace PaymentSlices.Api.Kernel;
+
+/// <summary>The errors of every slice that charges, worded once.</summary>
+public static class PaymentErrors
+{
+    /// <summary>402 <c>card_declined</c>: the failed payment was stored, and its id is in the problem.</summary>
+    public static ApiError CardDeclined(PaymentRow payment, string? paymentIntentId = null)
+    {
+        var extensions = new Dictionary<string, object?> { ["decline_code"] = payment.DeclineCode, ["payment_id"] = payment.Id };
+        if (paymentIntentId is not null)
+        {
+            extensions["payment_intent_id"] = paymentIntentId;
+        }
+
+        return new ApiError(StatusCodes.Status402PaymentRequired, "card_declined", "Card declined", payment.FailureMessage ?? "Your card was declined.")
+        {
+            Extensions = extensions,
+        };
+    }
+
+    /// <summary>Seed 003's "Invalid payment source": a token the processor does not know.</summary>
+    public static ApiError InvalidSource() =>
+        ApiError.InvalidField("invalid_payment_source", "Invalid payment source", "source", "Invalid payment source");
+
+    /// <summary>
+    /// Saved cards and customers arrive with the customers slice; until then no such id can exist, and
+    /// the answer is the one the contract gives for an unknown one.
+    /// </summary>
+    public static ApiError? SavedSourceNotFound(IPaysWithSource request) => request switch
+    {
+        { PaymentMethod: { } id } => ApiError.InvalidField("payment_method_not_found", "Payment method not found", "payment_method", $"No saved card '{id}' exists."),
+        { Customer: { } id } => ApiError.InvalidField("customer_not_found", "Customer not found", "customer", $"No customer '{id}' exists."),
+        _ => null,
+    };
+
+    public static ApiError AmountMismatch(string what, decimal expected) =>
+        ApiError.InvalidField("amount_mismatch", "Amount mismatch", "amount", $"'amount' must equal the {what}'s amount, {expected}.");
+
+    public static ApiError CurrencyMismatch(string what, string expected) =>
+        ApiError.InvalidField("currency_mismatch", "Currency mismatch", "currency", $"'currency' must equal the {what}'s currency, {expected}.");
+
+    public static ApiError OrderAlreadyPaid() =>
+        ApiError.Conflict("order_already_paid", "The order was already paid.");
+
+    /// <summary>The order's payment is under way (a confirmed intent awaiting mark-paid): paying again could charge twice.</summary>
+    public static ApiError OrderPaymentPending() =>
+        ApiError.Conflict("order_payment_pending", "A payment of this order is already under way; it cannot be paid again.");
+}
