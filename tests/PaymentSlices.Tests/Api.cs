@@ -1,0 +1,84 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace PaymentSlices.Tests;
+
+/// <summary>What a storefront does over HTTP, written as it would write it: snake_case JSON, literal values.</summary>
+public static class Api
+{
+    public const string VisaCard = "4242424242424242";
+
+    /// <summary>A card object as seed 000 sends it (in the contract's snake_case).</summary>
+    public static object Card(string number = VisaCard, string cvc = "123", int expMonth = 12, int expYear = 2030, string? name = "J. Doe") =>
+        new Dictionary<string, object?>
+        {
+            ["object"] = "card",
+            ["number"] = number,
+            ["cvc"] = cvc,
+            ["exp_month"] = expMonth,
+            ["exp_year"] = expYear,
+            ["name"] = name,
+        };
+
+    public static Task<HttpResponseMessage> PostJsonAsync(this HttpClient client, string url, object body) =>
+        client.PostAsJsonAsync(url, body);
+
+    /// <summary>Posts a body exactly as written, for malformed or oddly typed JSON.</summary>
+    public static Task<HttpResponseMessage> PostRawAsync(this HttpClient client, string url, string json, string contentType = "application/json") =>
+        client.PostAsync(url, new StringContent(json, Encoding.UTF8, contentType));
+
+    public static async Task<JsonNode> JsonAsync(this HttpResponseMessage response) =>
+        JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+
+    /// <summary>Asserts the status and returns the JSON body.</summary>
+    public static async Task<JsonNode> ShouldBe(this HttpResponseMessage response, HttpStatusCode status)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        response.StatusCode.Should().Be(status, body);
+        return JsonNode.Parse(body)!;
+    }
+
+    /// <summary>Asserts an RFC 9457 problem with the contract's members and the given stable code.</summary>
+    public static async Task<JsonNode> ShouldBeProblem(this HttpResponseMessage response, HttpStatusCode status, string code)
+    {
+        var problem = await response.ShouldBe(status);
+        response.Content.Headers.ContentType!.MediaType.Should().Be("application/problem+json");
+        problem["status"]!.GetValue<int>().Should().Be((int)status);
+        problem["code"]!.GetValue<string>().Should().Be(code);
+        problem["type"]!.GetValue<string>().Should().NotBeNullOrEmpty();
+        problem["title"]!.GetValue<string>().Should().NotBeNullOrEmpty();
+        problem["instance"]!.GetValue<string>().Should().StartWith("/");
+        problem["trace_id"]!.GetValue<string>().Should().NotBeNullOrEmpty();
+        return problem;
+    }
+
+    public static async Task<JsonNode> CreateOrderAsync(this HttpClient client, string currency = "USD", decimal amount = 49.99m, int quantity = 1)
+    {
+        var response = await client.PostJsonAsync("/v1/orders", new
+        {
+            currency,
+            items = new[] { new { name = "Deluxe Gamer's Chair", amount, quantity } },
+        });
+        return await response.ShouldBe(HttpStatusCode.Created);
+    }
+
+    /// <summary>Creates an order and pays it with the given source (a card by default); returns the payment.</summary>
+    public static async Task<JsonNode> CreatePaidOrderAsync(this HttpClient client, string currency = "USD", decimal amount = 49.99m, object? source = null)
+    {
+        var order = await client.CreateOrderAsync(currency, amount);
+        var response = await client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { source = source ?? Card() });
+        return await response.ShouldBe(HttpStatusCode.Created);
+    }
+
+    public static string Id(this JsonNode node) => node["id"]!.GetValue<string>();
+
+    public static string Str(this JsonNode node, string name) => node[name]!.GetValue<string>();
+
+    public static decimal Dec(this JsonNode node, string name) => node[name]!.GetValue<decimal>();
+
+    /// <summary>The messages of one field in a problem's <c>errors</c>.</summary>
+    public static string[] FieldErrors(this JsonNode problem, string field) =>
+        problem["errors"]?[field]?.AsArray().Select(message => message!.GetValue<string>()).ToArray() ?? [];
+}
