@@ -45,7 +45,6 @@ v1.MapGetRefund();
 
 app.MapOpenApi();
 
-await app.Services.MigrateDatabaseAsync();
 await app.RunAsync();
 
 /// <summary>The entry point, visible to the tests' WebApplicationFactory.</summary>

@@ -80,10 +80,16 @@ public static class DatabaseRegistration
         services.AddSingleton(new DbConnectionFactory(connectionString));
         services.AddSingleton<WriteGate>();
         services.AddSingleton<Migrator>();
+        // A hosted service: it runs after configuration is validated and before the server takes requests.
+        services.AddHostedService<MigrateOnStart>();
         services.AddScoped<Db>();
         return services;
     }
 
-    public static Task MigrateDatabaseAsync(this IServiceProvider services, CancellationToken cancellationToken = default) =>
-        services.GetRequiredService<Migrator>().MigrateAsync(cancellationToken);
+    private sealed class MigrateOnStart(Migrator migrator) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken) => migrator.MigrateAsync(cancellationToken);
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
 }
