@@ -94,6 +94,8 @@ public sealed class CreatePaymentTests(ApiFactory factory) : IClassFixture<ApiFa
         { """{"amount":-5.00,"currency":"USD","source":"tok_visa"}""", "amount" },
         { """{"amount":1000000.00,"currency":"USD","source":"tok_visa"}""", "amount" },
         { """{"amount":"49.99","currency":"USD","source":"tok_visa"}""", "amount" },
+        // More digits than a decimal holds: the JSON reader would round it to 10.00.
+        { """{"amount":10.0000000000000000000000000001,"currency":"USD","source":"tok_visa"}""", "amount" },
         { """{"amount":49.99,"currency":"USD","source":"tok_visa","ammount":49.99}""", "ammount" },
     };
 
@@ -139,6 +141,9 @@ public sealed class CreatePaymentTests(ApiFactory factory) : IClassFixture<ApiFa
     [InlineData("1000", "JPY", "1000", 1000)]
     [InlineData("1.234", "KWD", "1.234", 1234)]
     [InlineData("49.99", "usd", "49.99", 4999)]
+    [InlineData("49.990", "USD", "49.99", 4999)]
+    [InlineData("4999e-2", "USD", "49.99", 4999)]
+    [InlineData("1E+2", "USD", "100.00", 10000)]
     public async Task AmountInTheCurrencysDecimals_IsStoredInMinorUnitsAndReturnedAsSent(string amount, string currency, string returned, long minorUnits)
     {
         var response = await client.PostRawAsync("/v1/payments", $$"""{"amount":{{amount}},"currency":"{{currency}}","source":"tok_visa"}""");

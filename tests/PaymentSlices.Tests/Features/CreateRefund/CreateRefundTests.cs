@@ -82,6 +82,20 @@ public sealed class CreateRefundTests(ApiFactory factory) : IClassFixture<ApiFac
     }
 
     [Fact]
+    public async Task AmountWithMoreDigitsThanADecimalHolds_Is400NamingTheAmountNotRoundedAndRefunded()
+    {
+        var payment = await client.CreatePaidOrderAsync("USD", 100.00m);
+        var refundsBefore = await CountRefundsAsync();
+
+        var problem = await (await client.PostRawAsync("/v1/refunds", $$"""{"payment_id":"{{payment.Id()}}","amount":10.0000000000000000000000000001}"""))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "validation_failed");
+
+        problem.FieldErrors("amount").Should().NotBeEmpty();
+        (await CountRefundsAsync()).Should().Be(refundsBefore);
+        (await GetPaymentAsync(payment.Id())).Dec("amount_refunded").Should().Be(0m);
+    }
+
+    [Fact]
     public async Task MoreThanWhatIsLeft_Is400WithTheRemainingRefundableAmount()
     {
         var payment = await client.CreatePaidOrderAsync("USD", 100.00m);
