@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using FluentValidation;
@@ -27,6 +29,7 @@ public static class Json
         options.NumberHandling = JsonNumberHandling.Strict;
         options.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
         options.Converters.Add(new UtcTimestampConverter());
+        options.Converters.Add(new ExactDecimalConverter());
     }
 
     public static string SnakeCase(string name) => JsonNamingPolicy.SnakeCaseLower.ConvertName(name);
@@ -41,5 +44,55 @@ public static class Json
 
         public override void Write(Utf8JsonWriter writer, DateTimeOffset value, JsonSerializerOptions options) =>
             writer.WriteStringValue(value.UtcDateTime.ToString(Format, CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>
+    /// Reads a JSON number into a decimal only when the decimal equals it exactly. The default reader rounds a
+    /// literal with more significant digits than a decimal holds (10.0000000000000000000000000001 becomes
+    /// 10.00), and the contract says amounts are never rounded.
+    /// </summary>
+    public sealed class ExactDecimalConverter : JsonConverter<decimal>
+    {
+        public override decimal Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+        {
+            if (reader.TokenType != JsonTokenType.Number || !reader.TryGetDecimal(out var value))
+            {
+                throw new JsonException(); // without a message, the serializer says "could not be converted" with the path
+            }
+
+            var literal = Encoding.ASCII.GetString(reader.HasValueSequence ? reader.ValueSequence.ToArray() : reader.ValueSpan);
+            return Normalize(literal) is { } sent && sent == Normalize(value.ToString(CultureInfo.InvariantCulture))
+                ? value
+                : throw new JsonException();
+        }
+
+        public override void Write(Utf8JsonWriter writer, decimal value, JsonSerializerOptions options) =>
+            writer.WriteNumberValue(value);
+
+        /// <summary>A number as sign, significant digits and power of ten (49.990 and 4999e-2 are both "4999", -2); null if out of range.</summary>
+        private static (bool Negative, string Digits, long Exponent)? Normalize(string number)
+        {
+            var e = number.AsSpan().IndexOfAny('e', 'E');
+            long exponent = 0;
+            if (e >= 0 && !long.TryParse(number.AsSpan(e + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out exponent))
+            {
+                return null;
+            }
+
+            var mantissa = (e >= 0 ? number[..e] : number).TrimStart('+');
+            var negative = mantissa.StartsWith('-');
+            mantissa = mantissa.TrimStart('-');
+            var dot = mantissa.IndexOf('.', StringComparison.Ordinal);
+            if (dot >= 0)
+            {
+                exponent -= mantissa.Length - dot - 1;
+                mantissa = mantissa.Remove(dot, 1);
+            }
+
+            var digits = mantissa.TrimStart('0');
+            var significant = digits.TrimEnd('0');
+            exponent += digits.Length - significant.Length;
+            return significant.Length == 0 ? (false, "0", 0) : (negative, significant, exponent);
+        }
     }
 }
