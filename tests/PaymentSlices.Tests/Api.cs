@@ -72,6 +72,25 @@ public static class Api
         return await response.ShouldBe(HttpStatusCode.Created);
     }
 
+    /// <summary>Creates (or gets) the payment intent of an order, as seed 002 step 1; returns the intent.</summary>
+    public static async Task<JsonNode> CreatePaymentIntentAsync(this HttpClient client, string orderId)
+    {
+        var response = await client.PostJsonAsync($"/v1/orders/{orderId}/payment-intent", new { });
+        response.StatusCode.Should().BeOneOf(HttpStatusCode.Created, HttpStatusCode.OK);
+        return await response.JsonAsync();
+    }
+
+    /// <summary>Confirms an intent with its own client_secret and the given source (tok_visa by default); returns the succeeded intent.</summary>
+    public static async Task<JsonNode> ConfirmPaymentIntentAsync(this HttpClient client, JsonNode intent, object? source = null)
+    {
+        var response = await client.PostJsonAsync($"/v1/payment-intents/{intent.Id()}/confirm", new
+        {
+            client_secret = intent.Str("client_secret"),
+            source = source ?? "tok_visa",
+        });
+        return await response.ShouldBe(HttpStatusCode.OK);
+    }
+
     public static string Id(this JsonNode node) => node["id"]!.GetValue<string>();
 
     public static string Str(this JsonNode node, string name) => node[name]!.GetValue<string>();

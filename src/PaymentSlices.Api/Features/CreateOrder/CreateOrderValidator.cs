@@ -15,6 +15,8 @@ public sealed class CreateOrderValidator : AbstractValidator<CreateOrder.Command
             .NotEmpty().WithMessage("'items' must list at least one item.")
             .Must(items => items!.Count <= 100).WithMessage("'items' has at most 100 items.");
 
+        // A child validator skips null elements, so `"items": [null]` would reach the handler (a 500) without this.
+        RuleForEach(x => x.Items).NotNull().WithMessage("Each item is an object with 'name', 'amount' and 'quantity'.");
         RuleForEach(x => x.Items).SetValidator(command => new ItemRules(Currency.Find(command.Currency)));
 
         When(x => Total(x) is not null, () =>
