@@ -21,6 +21,7 @@ builder.Services
     .AddApiKeys(builder.Configuration)
     .AddDatabase(builder.Configuration)
     .AddMediatorPipeline()
+    .AddIdempotency(builder.Configuration)
     .AddSingleton<SandboxPaymentProcessor>()
     .AddSingleton<IPaymentProcessor>(services => services.GetRequiredService<SandboxPaymentProcessor>())
     .AddOpenApi();
@@ -31,7 +32,7 @@ app.UseErrorEnvelope();
 app.UseAuthentication();
 app.UseAuthorization();
 
-var v1 = app.MapGroup("/v1");
+var v1 = app.MapGroup("/v1").WithIdempotencyKeys();
 v1.MapCreateOrder();
 v1.MapGetOrder();
 v1.MapPayOrder();

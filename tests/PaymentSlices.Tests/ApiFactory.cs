@@ -55,6 +55,9 @@ public class ApiFactory : WebApplicationFactory<Program>
         return (await connection.QueryAsync<T>(sql, parameters)).ToList();
     }
 
+    /// <summary>Leaves the database file when the host stops, for a restart on the same file.</summary>
+    public bool KeepDatabaseOnDispose { get; init; }
+
     /// <summary>Replaces services for one factory (e.g. a processor that fails).</summary>
     public Action<IServiceCollection>? ConfigureTestServices { get; init; }
 
@@ -71,7 +74,7 @@ public class ApiFactory : WebApplicationFactory<Program>
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
-        if (disposing)
+        if (disposing && !KeepDatabaseOnDispose)
         {
             SqliteConnection.ClearAllPools();
             try

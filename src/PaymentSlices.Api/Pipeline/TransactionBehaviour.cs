@@ -16,7 +16,8 @@ public sealed class TransactionBehaviour<TRequest, TResponse>(Db db) : IPipeline
 {
     public async Task<TResponse> Handle(TRequest request, CancellationToken cancellationToken, RequestHandlerDelegate<TResponse> next)
     {
-        if (request is not ICommand)
+        // A request with an Idempotency-Key arrives inside the transaction IdempotencyFilter opened: join it.
+        if (request is not ICommand || db.Transaction is not null)
         {
             return await next();
         }
