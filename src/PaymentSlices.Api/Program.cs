@@ -1,9 +1,11 @@
 using PaymentSlices.Api.Database;
 using PaymentSlices.Api.Features.ConfirmPaymentIntent;
+using PaymentSlices.Api.Features.CreateCustomer;
 using PaymentSlices.Api.Features.CreateOrder;
 using PaymentSlices.Api.Features.CreatePayment;
 using PaymentSlices.Api.Features.CreatePaymentIntent;
 using PaymentSlices.Api.Features.CreateRefund;
+using PaymentSlices.Api.Features.GetCustomer;
 using PaymentSlices.Api.Features.GetOrder;
 using PaymentSlices.Api.Features.GetPayment;
 using PaymentSlices.Api.Features.GetRefund;
@@ -43,6 +45,8 @@ v1.MapCreatePayment();
 v1.MapGetPayment();
 v1.MapCreateRefund();
 v1.MapGetRefund();
+v1.MapCreateCustomer();
+v1.MapGetCustomer();
 
 app.MapOpenApi();
 

@@ -24,16 +24,10 @@ public static class PaymentErrors
     public static ApiError InvalidSource() =>
         ApiError.InvalidField("invalid_payment_source", "Invalid payment source", "source", "Invalid payment source");
 
-    /// <summary>
-    /// Saved cards and customers arrive with the customers slice; until then no such id can exist, and
-    /// the answer is the one the contract gives for an unknown one.
-    /// </summary>
-    public static ApiError? SavedSourceNotFound(IPaysWithSource request) => request switch
-    {
-        { PaymentMethod: { } id } => ApiError.InvalidField("payment_method_not_found", "Payment method not found", "payment_method", $"No saved card '{id}' exists."),
-        { Customer: { } id } => ApiError.InvalidField("customer_not_found", "Customer not found", "customer", $"No customer '{id}' exists."),
-        _ => null,
-    };
+    /// <summary>The <c>payment_method</c> or <c>customer</c> of a request names no saved card (seed 001's "customer was not found").</summary>
+    public static ApiError SavedSourceNotFound(IPaysWithSource request) => request.PaymentMethod is { } id
+        ? ApiError.InvalidField("payment_method_not_found", "Payment method not found", "payment_method", $"No saved card '{id}' exists.")
+        : ApiError.InvalidField("customer_not_found", "Customer not found", "customer", $"No customer '{request.Customer}' exists.");
 
     public static ApiError AmountMismatch(string what, decimal expected) =>
         ApiError.InvalidField("amount_mismatch", "Amount mismatch", "amount", $"'amount' must equal the {what}'s amount, {expected}.");

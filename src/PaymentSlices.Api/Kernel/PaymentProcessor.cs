@@ -13,9 +13,16 @@ public interface IPaymentProcessor
     Task<ChargeResult> ChargeAsync(ChargeRequest request, CancellationToken cancellationToken);
 
     Task<string> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken);
+
+    /// <summary>Keeps a card in the processor's vault; we keep only the token it returns and the display fields.</summary>
+    Task<SaveCardResult> SaveCardAsync(PaymentSource source, CancellationToken cancellationToken);
 }
 
-public sealed record ChargeRequest(string IdempotencyKey, long Amount, Currency Currency, PaymentSource Source);
+/// <summary>
+/// A charge. <c>IdempotencyKey</c> is the payment id: the processor answers a repeat with the first result.
+/// <c>SavedCard</c> carries the display fields of a saved card charged by its vault token.
+/// </summary>
+public sealed record ChargeRequest(string IdempotencyKey, long Amount, Currency Currency, PaymentSource Source, CardDisplay? SavedCard = null);
 
 public sealed record ProcessorRefund(string IdempotencyKey, string ChargeReference, long Amount, Currency Currency);
 
@@ -35,4 +42,15 @@ public abstract record ChargeResult
 
     /// <summary>The processor does not know the token: the request was wrong, nothing was attempted.</summary>
     public sealed record InvalidSource : ChargeResult;
+}
+
+public abstract record SaveCardResult
+{
+    private SaveCardResult()
+    {
+    }
+
+    public sealed record Saved(string VaultToken, CardDisplay Card) : SaveCardResult;
+
+    public sealed record InvalidSource : SaveCardResult;
 }

@@ -71,7 +71,8 @@ public sealed class PaymentRow
     public static PaymentRow FromCharge(
         string id,
         ChargeResult result, long amount, Currency currency, PaymentSource? source, string? description,
-        IReadOnlyDictionary<string, string>? metadata, DateTimeOffset now, string? orderId = null, string? paymentIntentId = null)
+        IReadOnlyDictionary<string, string>? metadata, DateTimeOffset now, string? orderId = null, string? paymentIntentId = null,
+        SavedCardRow? savedCard = null)
     {
         var (card, succeeded, declined) = result switch
         {
@@ -88,7 +89,9 @@ public sealed class PaymentRow
             Amount = amount,
             Currency = currency.Code,
             Status = succeeded is not null ? "succeeded" : "failed",
-            SourceToken = source?.Token,
+            SourceToken = savedCard is null ? source?.Token : null,
+            PaymentMethod = savedCard?.Id,
+            Customer = savedCard?.CustomerId,
             CardBrand = card.Brand,
             CardLast4 = card.Last4,
             CardExpMonth = card.ExpMonth,

@@ -39,13 +39,33 @@ public sealed class SandboxPaymentProcessor(TimeProvider clock) : IPaymentProces
     public int SucceededCharges => charges.Values.Count(result => result is ChargeResult.Succeeded);
 
     public Task<ChargeResult> ChargeAsync(ChargeRequest request, CancellationToken cancellationToken) =>
-        Task.FromResult(charges.GetOrAdd(request.IdempotencyKey, _ => Decide(request.Source)));
+        Task.FromResult(charges.GetOrAdd(request.IdempotencyKey, _ => Decide(request.Source, request.SavedCard)));
 
     public Task<string> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken) =>
         Task.FromResult(refunds.GetOrAdd(request.IdempotencyKey, _ => Ids.New("re")));
 
-    private ChargeResult Decide(PaymentSource source)
+    /// <summary>
+    /// The sandbox's vault token carries the test card's behaviour (<c>vault_ok_…</c>, <c>vault_insufficient_funds_…</c>),
+    /// so that a saved card behaves as its number did, across restarts, without the sandbox keeping the number.
+    /// </summary>
+    public Task<SaveCardResult> SaveCardAsync(PaymentSource source, CancellationToken cancellationToken) =>
+        Task.FromResult<SaveCardResult>(Decide(source, null) switch
+        {
+            ChargeResult.Succeeded ok => new SaveCardResult.Saved($"{VaultPrefix}ok_{Ids.New("v")[2..]}", ok.Card),
+            ChargeResult.Declined no => new SaveCardResult.Saved($"{VaultPrefix}{no.DeclineCode}_{Ids.New("v")[2..]}", no.Card),
+            _ => new SaveCardResult.InvalidSource(),
+        });
+
+    private const string VaultPrefix = "vault_";
+
+    private ChargeResult Decide(PaymentSource source, CardDisplay? savedCard)
     {
+        if (source.Token is { } vaulted && vaulted.StartsWith(VaultPrefix, StringComparison.Ordinal) && savedCard is not null)
+        {
+            var behaviour = vaulted[VaultPrefix.Length..vaulted.LastIndexOf('_')];
+            return Outcome(behaviour == "ok" ? null : behaviour, savedCard);
+        }
+
         if (source.Token is { } token)
         {
             if (!Tokens.TryGetValue(token, out var test))

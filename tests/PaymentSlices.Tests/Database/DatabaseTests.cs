@@ -13,7 +13,7 @@ public sealed class DatabaseTests(ApiFactory factory) : IClassFixture<ApiFactory
     {
         factory.CreateClient();
 
-        (await factory.QueryAsync<long>("SELECT version FROM schema_migrations ORDER BY version")).Should().Equal(1, 2);
+        (await factory.QueryAsync<long>("SELECT version FROM schema_migrations ORDER BY version")).Should().Equal(Migrations.Numbers);
         (await factory.ScalarAsync<string>("PRAGMA journal_mode")).Should().Be("wal");
     }
 
@@ -52,7 +52,7 @@ public sealed class RestartTests
         var read = await (await second.Storefront().GetAsync($"/v1/payments/{payment.Id()}")).ShouldBe(HttpStatusCode.OK);
 
         read.Str("status").Should().Be("succeeded");
-        (await first.QueryAsync<long>("SELECT version FROM schema_migrations ORDER BY version")).Should().Equal(1, 2);
+        (await first.QueryAsync<long>("SELECT version FROM schema_migrations ORDER BY version")).Should().Equal(Migrations.Numbers);
     }
 
     private sealed class SameDatabaseFactory(string connectionString) : ApiFactory
@@ -63,4 +63,12 @@ public sealed class RestartTests
             builder.UseSetting("ConnectionStrings:PaymentSlices", connectionString);
         }
     }
+}
+
+/// <summary>The numbers of the migrations the service embeds: 1, 2, ... with no gap.</summary>
+internal static class Migrations
+{
+    public static IEnumerable<long> Numbers =>
+        Enumerable.Range(1, typeof(Program).Assembly.GetManifestResourceNames().Count(name => name.Contains(".Migrations.", StringComparison.Ordinal)))
+            .Select(number => (long)number);
 }

@@ -92,6 +92,9 @@ public sealed class ThrowingProcessor : IPaymentProcessor
 
     public Task<string> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken) =>
         throw new InvalidOperationException("secret internal detail");
+
+    public Task<SaveCardResult> SaveCardAsync(PaymentSource source, CancellationToken cancellationToken) =>
+        throw new InvalidOperationException("secret internal detail");
 }
 
 public sealed class ThrowingProcessorFactory : ApiFactory

@@ -47,6 +47,8 @@ public sealed class ControllableProcessor(SandboxPaymentProcessor sandbox) : IPa
 
     public Task<string> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken) => sandbox.RefundAsync(request, cancellationToken);
 
+    public Task<SaveCardResult> SaveCardAsync(PaymentSource source, CancellationToken cancellationToken) => sandbox.SaveCardAsync(source, cancellationToken);
+
     public void Reset()
     {
         Hold = null;

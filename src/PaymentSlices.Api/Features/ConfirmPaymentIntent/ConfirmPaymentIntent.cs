@@ -53,6 +53,12 @@ public static class ConfirmPaymentIntent
             WHERE id = @IntentId AND status = 'requires_payment_method'
             """;
 
+        // A saved card by its id, or a customer's default card (seed 001).
+        private const string SelectSavedCard = """
+            SELECT * FROM payment_methods
+            WHERE id = COALESCE(@PaymentMethod, (SELECT default_payment_method FROM customers WHERE id = @Customer))
+            """;
+
         private const string InsertPayment = """
             INSERT INTO payments (id, order_id, payment_intent_id, amount, currency, status, source_token, payment_method, customer,
                 card_brand, card_last4, card_exp_month, card_exp_year, card_name, card_address_country, card_address_post_code,
@@ -91,9 +97,15 @@ public static class ConfirmPaymentIntent
                 return order.IsPaid ? PaymentErrors.OrderAlreadyPaid() : PaymentErrors.OrderPaymentPending();
             }
 
-            if (PaymentErrors.SavedSourceNotFound(command) is { } notFound)
+            SavedCardRow? savedCard = null;
+            if (command.Body.Source is null)
             {
-                return notFound;
+                savedCard = await connection.QuerySingleOrDefaultAsync<SavedCardRow>(
+                    db.Command(SelectSavedCard, new { command.Body.PaymentMethod, Customer = (string?)null }, cancellationToken));
+                if (savedCard is null)
+                {
+                    return PaymentErrors.SavedSourceNotFound(command);
+                }
             }
 
             var now = clock.Now();
@@ -105,14 +117,15 @@ public static class ConfirmPaymentIntent
 
             var currency = Currency.Of(intent.Currency);
             var paymentId = Ids.New("pay");
-            var result = await processor.ChargeAsync(new ChargeRequest(paymentId, intent.Amount, currency, command.Body.Source!), cancellationToken);
+            var source = savedCard?.ChargeSource ?? command.Body.Source!;
+            var result = await processor.ChargeAsync(new ChargeRequest(paymentId, intent.Amount, currency, source, savedCard?.Display), cancellationToken);
             if (result is ChargeResult.InvalidSource)
             {
                 await connection.ExecuteAsync(db.Command(ReleaseOrder, orderKey, cancellationToken));
                 return PaymentErrors.InvalidSource();
             }
 
-            var payment = PaymentRow.FromCharge(paymentId, result, intent.Amount, currency, command.Body.Source, null, null, now, order.Id, intent.Id);
+            var payment = PaymentRow.FromCharge(paymentId, result, intent.Amount, currency, source, null, null, now, order.Id, intent.Id, savedCard);
             await connection.ExecuteAsync(db.Command(InsertPayment, payment, cancellationToken));
             if (result is ChargeResult.Declined)
             {

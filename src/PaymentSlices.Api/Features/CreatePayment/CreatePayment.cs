@@ -21,6 +21,12 @@ public static class CreatePayment
     public sealed class Handler(Db db, IPaymentProcessor processor, TimeProvider clock)
         : IRequestHandler<Command, ApiResult<PaymentResource>>
     {
+        // A saved card by its id, or a customer's default card (seed 001).
+        private const string SelectSavedCard = """
+            SELECT * FROM payment_methods
+            WHERE id = COALESCE(@PaymentMethod, (SELECT default_payment_method FROM customers WHERE id = @Customer))
+            """;
+
         private const string InsertPayment = """
             INSERT INTO payments (id, amount, currency, status, source_token, payment_method, customer,
                 card_brand, card_last4, card_exp_month, card_exp_year, card_name, card_address_country, card_address_post_code,
@@ -34,23 +40,30 @@ public static class CreatePayment
 
         public async Task<ApiResult<PaymentResource>> Handle(Command command, CancellationToken cancellationToken)
         {
-            if (PaymentErrors.SavedSourceNotFound(command) is { } notFound)
+            var connection = await db.OpenAsync(cancellationToken);
+            SavedCardRow? savedCard = null;
+            if (command.Source is null)
             {
-                return notFound;
+                savedCard = await connection.QuerySingleOrDefaultAsync<SavedCardRow>(db.Command(SelectSavedCard, command, cancellationToken));
+                if (savedCard is null)
+                {
+                    return PaymentErrors.SavedSourceNotFound(command);
+                }
             }
 
             // The validator has checked the amount against the currency: this conversion is exact.
             var currency = Currency.Of(command.Currency!);
             var amount = Money.ToMinorUnits(command.Amount!.Value, currency)!.Value;
             var paymentId = Ids.New("pay");
-            var result = await processor.ChargeAsync(new ChargeRequest(paymentId, amount, currency, command.Source!), cancellationToken);
+            var source = savedCard?.ChargeSource ?? command.Source!;
+            var result = await processor.ChargeAsync(new ChargeRequest(paymentId, amount, currency, source, savedCard?.Display), cancellationToken);
             if (result is ChargeResult.InvalidSource)
             {
                 return PaymentErrors.InvalidSource();
             }
 
-            var payment = PaymentRow.FromCharge(paymentId, result, amount, currency, command.Source, command.Description, command.Metadata, clock.Now());
-            var connection = await db.OpenAsync(cancellationToken);
+            var payment = PaymentRow.FromCharge(
+                paymentId, result, amount, currency, source, command.Description, command.Metadata, clock.Now(), savedCard: savedCard);
             await connection.ExecuteAsync(db.Command(InsertPayment, payment, cancellationToken));
             return result is ChargeResult.Declined ? PaymentErrors.CardDeclined(payment) : payment.ToResource();
         }

@@ -53,6 +53,12 @@ public static class PayOrder
             WHERE order_id = @OrderId AND status = 'requires_payment_method'
             """;
 
+        // A saved card by its id, or a customer's default card (seed 001).
+        private const string SelectSavedCard = """
+            SELECT * FROM payment_methods
+            WHERE id = COALESCE(@PaymentMethod, (SELECT default_payment_method FROM customers WHERE id = @Customer))
+            """;
+
         private const string InsertPayment = """
             INSERT INTO payments (id, order_id, payment_intent_id, amount, currency, status, source_token, payment_method, customer,
                 card_brand, card_last4, card_exp_month, card_exp_year, card_name, card_address_country, card_address_post_code,
@@ -79,6 +85,16 @@ public static class PayOrder
                 return error;
             }
 
+            SavedCardRow? savedCard = null;
+            if (command.Body.Source is null)
+            {
+                savedCard = await connection.QuerySingleOrDefaultAsync<SavedCardRow>(db.Command(SelectSavedCard, command.Body, cancellationToken));
+                if (savedCard is null)
+                {
+                    return PaymentErrors.SavedSourceNotFound(command.Body);
+                }
+            }
+
             var now = clock.Now();
             var orderKey = new { command.OrderId, Now = now };
             if (await connection.ExecuteAsync(db.Command(ClaimOrder, orderKey, cancellationToken)) == 0)
@@ -87,15 +103,16 @@ public static class PayOrder
             }
 
             var paymentId = Ids.New("pay");
-            var result = await processor.ChargeAsync(new ChargeRequest(paymentId, order.Amount, currency, command.Body.Source!), cancellationToken);
+            var source = savedCard?.ChargeSource ?? command.Body.Source!;
+            var result = await processor.ChargeAsync(new ChargeRequest(paymentId, order.Amount, currency, source, savedCard?.Display), cancellationToken);
             if (result is ChargeResult.InvalidSource)
             {
                 await connection.ExecuteAsync(db.Command(ReleaseOrder, orderKey, cancellationToken));
                 return PaymentErrors.InvalidSource();
             }
 
-            var payment = PaymentRow.FromCharge(paymentId, result, order.Amount, currency, command.Body.Source, command.Body.Description,
-                command.Body.Metadata, now, order.Id);
+            var payment = PaymentRow.FromCharge(paymentId, result, order.Amount, currency, source, command.Body.Description,
+                command.Body.Metadata, now, order.Id, savedCard: savedCard);
             await connection.ExecuteAsync(db.Command(InsertPayment, payment, cancellationToken));
 
             if (result is ChargeResult.Declined)
@@ -123,7 +140,7 @@ public static class PayOrder
 
             return order.Status switch
             {
-                "created" => PaymentErrors.SavedSourceNotFound(body),
+                "created" => null,
                 "pending" => PaymentErrors.OrderPaymentPending(),
                 _ => PaymentErrors.OrderAlreadyPaid(),
             };
