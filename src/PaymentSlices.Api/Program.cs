@@ -24,8 +24,7 @@ builder.Services
     .AddDatabase(builder.Configuration)
     .AddMediatorPipeline()
     .AddIdempotency(builder.Configuration)
-    .AddSingleton<SandboxPaymentProcessor>()
-    .AddSingleton<IPaymentProcessor>(services => services.GetRequiredService<SandboxPaymentProcessor>())
+    .AddPaymentProcessor(builder.Configuration)
     .AddOpenApi();
 
 var app = builder.Build();

@@ -1,12 +1,31 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
 
 namespace PaymentSlices.Api.Kernel;
+
+/// <summary>
+/// Faults the sandbox adds, so that the resilience pipeline can be exercised for real (<c>Processor:Sandbox</c>).
+/// Tests change them while the service runs.
+/// </summary>
+public sealed class SandboxOptions
+{
+    public const string Section = "Processor:Sandbox";
+
+    /// <summary>Added to every call.</summary>
+    public TimeSpan Latency { get; set; } = TimeSpan.Zero;
+
+    /// <summary>The share of calls (0 to 1) that fail transiently: half before the charge is made, half after (the answer is lost).</summary>
+    public double FailureRate { get; set; }
+
+    /// <summary>Every call fails, as a processor that is down.</summary>
+    public bool Down { get; set; }
+}
 
 /// <summary>
 /// An in-process processor with Stripe's test values, so that everything works offline. It remembers each
 /// charge by idempotency key, as a real processor does, and can say how many charges it made.
 /// </summary>
-public sealed class SandboxPaymentProcessor(TimeProvider clock) : IPaymentProcessor
+public sealed class SandboxPaymentProcessor(TimeProvider clock, IOptions<SandboxOptions> faults) : IPaymentProcessor
 {
     private const string ThreeDSecureCard = "4000002500003155";
 
@@ -38,23 +57,66 @@ public sealed class SandboxPaymentProcessor(TimeProvider clock) : IPaymentProces
     /// <summary>Charges that succeeded, one per idempotency key however often it was sent.</summary>
     public int SucceededCharges => charges.Values.Count(result => result is ChargeResult.Succeeded);
 
+    /// <summary>Calls that failed with a fault the sandbox injected.</summary>
+    public int InjectedFailures => injectedFailures;
+
+    private int injectedFailures;
+
     public Task<ChargeResult> ChargeAsync(ChargeRequest request, CancellationToken cancellationToken) =>
-        Task.FromResult(charges.GetOrAdd(request.IdempotencyKey, _ => Decide(request.Source, request.SavedCard)));
+        WithFaults(() => Charge(request), cancellationToken);
+
+    private ChargeResult Charge(ChargeRequest request)
+    {
+        if (charges.TryGetValue(request.IdempotencyKey, out var first))
+        {
+            return first;
+        }
+
+        var result = Decide(request.Source, request.SavedCard);
+        // A token it did not know was no charge: nothing to remember under the key.
+        return result is ChargeResult.InvalidSource ? result : charges.GetOrAdd(request.IdempotencyKey, result);
+    }
 
     public Task<string> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken) =>
-        Task.FromResult(refunds.GetOrAdd(request.IdempotencyKey, _ => Ids.New("re")));
+        WithFaults(() => refunds.GetOrAdd(request.IdempotencyKey, _ => Ids.New("re")), cancellationToken);
 
     /// <summary>
     /// The sandbox's vault token carries the test card's behaviour (<c>vault_ok_…</c>, <c>vault_insufficient_funds_…</c>),
     /// so that a saved card behaves as its number did, across restarts, without the sandbox keeping the number.
     /// </summary>
     public Task<SaveCardResult> SaveCardAsync(PaymentSource source, CancellationToken cancellationToken) =>
-        Task.FromResult<SaveCardResult>(Decide(source, null) switch
+        WithFaults<SaveCardResult>(() => Decide(source, null) switch
         {
             ChargeResult.Succeeded ok => new SaveCardResult.Saved($"{VaultPrefix}ok_{Ids.New("v")[2..]}", ok.Card),
             ChargeResult.Declined no => new SaveCardResult.Saved($"{VaultPrefix}{no.DeclineCode}_{Ids.New("v")[2..]}", no.Card),
             _ => new SaveCardResult.InvalidSource(),
-        });
+        }, cancellationToken);
+
+    /// <summary>Latency, then maybe a transient failure before the work, or after it (the work done, the answer lost).</summary>
+    private async Task<T> WithFaults<T>(Func<T> work, CancellationToken cancellationToken)
+    {
+        var settings = faults.Value;
+        if (settings.Latency > TimeSpan.Zero)
+        {
+            await Task.Delay(settings.Latency, clock, cancellationToken);
+        }
+
+        var roll = Random.Shared.NextDouble();
+        if (settings.Down || roll < settings.FailureRate / 2)
+        {
+            Interlocked.Increment(ref injectedFailures);
+            throw new ProcessorTransientException("Sandbox: the processor did not answer (injected fault).");
+        }
+
+        var result = work();
+        if (roll < settings.FailureRate)
+        {
+            Interlocked.Increment(ref injectedFailures);
+            throw new ProcessorTransientException("Sandbox: the answer was lost after the processor acted (injected fault).");
+        }
+
+        return result;
+    }
 
     private const string VaultPrefix = "vault_";
 

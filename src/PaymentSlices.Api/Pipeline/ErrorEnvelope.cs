@@ -3,6 +3,7 @@ using System.Text.Json;
 using FluentValidation;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
+using PaymentSlices.Api.Kernel;
 
 namespace PaymentSlices.Api.Pipeline;
 
@@ -108,6 +109,7 @@ public static partial class ErrorEnvelope
                     validation.Errors.GroupBy(e => e.PropertyName, e => e.ErrorMessage)),
                 BadHttpRequestException { InnerException: JsonException json } => FromJsonException(json),
                 BadHttpRequestException bad => new ProblemDetails { Status = bad.StatusCode },
+                ProcessorUnavailableException unavailable => Unavailable(httpContext, unavailable),
                 _ => null,
             };
 
@@ -125,6 +127,22 @@ public static partial class ErrorEnvelope
 
         [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception on {Method} {Path}")]
         private static partial void LogUnhandled(ILogger logger, Exception exception, string method, PathString path);
+
+        /// <summary>The processor is down or its breaker is open: nothing was half-written (the transaction rolled back).</summary>
+        private static ProblemDetails Unavailable(HttpContext httpContext, ProcessorUnavailableException unavailable)
+        {
+            var seconds = Math.Max(1, (int)Math.Ceiling(unavailable.RetryAfter.TotalSeconds));
+            httpContext.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var problem = new ProblemDetails
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Title = "Payment processor unavailable",
+                Detail = $"The payment processor is not answering; nothing was recorded. Retry in {seconds} s with the same Idempotency-Key: " +
+                         "a charge the processor may already have made is then reused, never repeated.",
+            };
+            problem.Extensions[CodeKey] = "processor_unavailable";
+            return problem;
+        }
 
         // System.Text.Json's messages name .NET types; we say what the client got wrong, in its terms.
         private static ProblemDetails FromJsonException(JsonException json)

@@ -37,7 +37,8 @@ public sealed class IdempotencyOptions
 /// itself; the pipeline's <see cref="TransactionBehaviour{TRequest,TResponse}"/> joins it.
 /// </remarks>
 public sealed partial class IdempotencyFilter(
-    Db db, IdempotencyInFlight inFlight, IOptions<IdempotencyOptions> options, TimeProvider clock, IProblemDetailsService problems)
+    Db db, IdempotencyInFlight inFlight, RequestIdempotency current, IOptions<IdempotencyOptions> options, TimeProvider clock,
+    IProblemDetailsService problems)
     : IEndpointFilter
 {
     public const string Header = "Idempotency-Key";
@@ -125,6 +126,7 @@ public sealed partial class IdempotencyFilter(
         }
 
         // Exceptions (validation failures, bugs) leave through the finally above: rolled back, nothing stored.
+        current.Set(claim.ApiKeyId, claim.Key, claim.Fingerprint);
         var result = await next(context);
         if (result is not IResult httpResult)
         {
@@ -268,6 +270,23 @@ public sealed partial class IdempotencyFilter(
     }
 }
 
+/// <summary>
+/// The request's Idempotency-Key, as the processor should see it. A charge made for a request whose answer
+/// was lost (a 503 after the processor acted) is found again when the client retries with the same key,
+/// because the processor's idempotency key is derived from it instead of from a new payment id.
+/// </summary>
+public sealed class RequestIdempotency
+{
+    private string? scope;
+
+    /// <summary>The processor idempotency key for this request's <paramref name="purpose"/>, or <paramref name="fallback"/> without a key.</summary>
+    public string ProcessorKey(string purpose, string fallback) =>
+        scope is null ? fallback : "idem_" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{scope}\n{purpose}")))[..40];
+
+    // The fingerprint is part of it: after a 400 (not stored), a corrected request with the same key is a new charge.
+    internal void Set(string apiKeyId, string key, string fingerprint) => scope = $"{apiKeyId}\n{key}\n{fingerprint}";
+}
+
 /// <summary>The keys whose first request is running in this process: a second one answers 409 at once.</summary>
 public sealed class IdempotencyInFlight
 {
@@ -327,6 +346,7 @@ public static class IdempotencyRegistration
             .ValidateOnStart();
         services.AddSingleton<IdempotencyInFlight>();
         services.AddScoped<IdempotencyFilter>();
+        services.AddScoped<RequestIdempotency>();
         services.AddSingleton<IdempotencyPurger>();
         services.AddHostedService(provider => provider.GetRequiredService<IdempotencyPurger>());
         return services;

@@ -31,7 +31,7 @@ public static class ConfirmPaymentIntent
         string? IPaysWithSource.Customer => null;
     }
 
-    public sealed class Handler(Db db, IPaymentProcessor processor, TimeProvider clock)
+    public sealed class Handler(Db db, IPaymentProcessor processor, RequestIdempotency idempotency, TimeProvider clock)
         : IRequestHandler<Command, ApiResult<PaymentIntentResource>>
     {
         private const string SelectIntent = """
@@ -118,7 +118,7 @@ public static class ConfirmPaymentIntent
             var currency = Currency.Of(intent.Currency);
             var paymentId = Ids.New("pay");
             var source = savedCard?.ChargeSource ?? command.Body.Source!;
-            var result = await processor.ChargeAsync(new ChargeRequest(paymentId, intent.Amount, currency, source, savedCard?.Display), cancellationToken);
+            var result = await processor.ChargeAsync(new ChargeRequest(idempotency.ProcessorKey("charge", paymentId), intent.Amount, currency, source, savedCard?.Display), cancellationToken);
             if (result is ChargeResult.InvalidSource)
             {
                 await connection.ExecuteAsync(db.Command(ReleaseOrder, orderKey, cancellationToken));

@@ -18,7 +18,7 @@ public static class CreatePayment
         string? Description,
         IReadOnlyDictionary<string, string>? Metadata) : ICommand<ApiResult<PaymentResource>>, IPaysWithSource;
 
-    public sealed class Handler(Db db, IPaymentProcessor processor, TimeProvider clock)
+    public sealed class Handler(Db db, IPaymentProcessor processor, RequestIdempotency idempotency, TimeProvider clock)
         : IRequestHandler<Command, ApiResult<PaymentResource>>
     {
         // A saved card by its id, or a customer's default card (seed 001).
@@ -56,7 +56,7 @@ public static class CreatePayment
             var amount = Money.ToMinorUnits(command.Amount!.Value, currency)!.Value;
             var paymentId = Ids.New("pay");
             var source = savedCard?.ChargeSource ?? command.Source!;
-            var result = await processor.ChargeAsync(new ChargeRequest(paymentId, amount, currency, source, savedCard?.Display), cancellationToken);
+            var result = await processor.ChargeAsync(new ChargeRequest(idempotency.ProcessorKey("charge", paymentId), amount, currency, source, savedCard?.Display), cancellationToken);
             if (result is ChargeResult.InvalidSource)
             {
                 return PaymentErrors.InvalidSource();

@@ -14,7 +14,7 @@ public static class CreateRefund
     public sealed record Command(string? PaymentId, decimal? Amount, string? Reason, IReadOnlyDictionary<string, string>? Metadata)
         : ICommand<ApiResult<RefundResource>>;
 
-    public sealed class Handler(Db db, IPaymentProcessor processor, TimeProvider clock)
+    public sealed class Handler(Db db, IPaymentProcessor processor, RequestIdempotency idempotency, TimeProvider clock)
         : IRequestHandler<Command, ApiResult<RefundResource>>
     {
         private const string SelectPayment = """
@@ -73,7 +73,7 @@ public static class CreateRefund
             var now = clock.Now();
             var refundId = Ids.New("refund");
             var reference = await processor.RefundAsync(
-                new ProcessorRefund(refundId, payment.ProcessorReference ?? payment.Id, amount.Value, currency), cancellationToken);
+                new ProcessorRefund(idempotency.ProcessorKey("refund", refundId), payment.ProcessorReference ?? payment.Id, amount.Value, currency), cancellationToken);
             var refund = new RefundRow
             {
                 Id = refundId,

@@ -27,7 +27,7 @@ public static class PayOrder
         string? IPaysWithSource.Customer => Body.Customer;
     }
 
-    public sealed class Handler(Db db, IPaymentProcessor processor, TimeProvider clock)
+    public sealed class Handler(Db db, IPaymentProcessor processor, RequestIdempotency idempotency, TimeProvider clock)
         : IRequestHandler<Command, ApiResult<PaymentResource>>
     {
         private const string SelectOrder = "SELECT id, status, currency, amount FROM orders WHERE id = @OrderId";
@@ -104,7 +104,7 @@ public static class PayOrder
 
             var paymentId = Ids.New("pay");
             var source = savedCard?.ChargeSource ?? command.Body.Source!;
-            var result = await processor.ChargeAsync(new ChargeRequest(paymentId, order.Amount, currency, source, savedCard?.Display), cancellationToken);
+            var result = await processor.ChargeAsync(new ChargeRequest(idempotency.ProcessorKey("charge", paymentId), order.Amount, currency, source, savedCard?.Display), cancellationToken);
             if (result is ChargeResult.InvalidSource)
             {
                 await connection.ExecuteAsync(db.Command(ReleaseOrder, orderKey, cancellationToken));

@@ -1,0 +1,126 @@
+using System.Net;
+using System.Net.Http.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using PaymentSlices.Api.Kernel;
+using PaymentSlices.Api.Pipeline;
+
+namespace PaymentSlices.Tests.Kernel;
+
+/// <summary>The real sandbox with injected faults behind the real resilience pipeline (short delays).</summary>
+public class FaultyProcessorFactory : ApiFactory
+{
+    public SandboxOptions Faults => Services.GetRequiredService<IOptions<SandboxOptions>>().Value;
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.UseSetting("Processor:Resilience:RetryDelay", "00:00:00.005");
+        builder.UseSetting("Processor:Resilience:AttemptTimeout", "00:00:02");
+        builder.UseSetting("Processor:Resilience:MinimumThroughput", "10");
+        builder.UseSetting("Processor:Resilience:SamplingDuration", "00:00:05");
+        builder.UseSetting("Processor:Resilience:BreakDuration", "00:00:00.5");
+    }
+}
+
+/// <summary>A service of its own, so that no other test's calls are in the breaker's sampling window.</summary>
+public sealed class DownProcessorFactory : FaultyProcessorFactory;
+
+public sealed class ProcessorResilienceTests(FaultyProcessorFactory factory) : IClassFixture<FaultyProcessorFactory>
+{
+    [Fact]
+    public async Task ThirtyPercentTransientFailures_TwoHundredOrdersArePaidExactlyOnce()
+    {
+        var client = factory.Storefront();
+        var orders = new List<string>();
+        for (var i = 0; i < 200; i++)
+        {
+            orders.Add((await client.CreateOrderAsync("USD", 10m + i)).Id());
+        }
+
+        var charges = factory.Processor.SucceededCharges;
+        var failures = factory.Processor.InjectedFailures;
+        factory.Faults.FailureRate = 0.3;
+        try
+        {
+            await Parallel.ForEachAsync(orders, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (order, _) =>
+                await PayUntilDone(factory.Storefront(), order));
+        }
+        finally
+        {
+            factory.Faults.FailureRate = 0;
+        }
+
+        factory.Processor.InjectedFailures.Should().BeGreaterThan(failures + 20, "about 30% of at least 200 calls failed");
+        factory.Processor.SucceededCharges.Should().Be(charges + 200);
+        var paid = await factory.QueryAsync<(string Id, string Status, long Payments)>(
+            "SELECT o.id, o.status, (SELECT COUNT(*) FROM payments p WHERE p.order_id = o.id) FROM orders o WHERE o.id IN @orders", new { orders });
+        paid.Should().HaveCount(200).And.OnlyContain(order => order.Status == "paid" && order.Payments == 1);
+    }
+
+    internal static async Task<System.Text.Json.Nodes.JsonNode> PayUntilDone(HttpClient client, string orderId)
+    {
+        var key = $"pay-{orderId}";
+        for (var attempt = 0; attempt < 40; attempt++)
+        {
+            var response = await Pay(client, orderId, key);
+            if (response.StatusCode != HttpStatusCode.ServiceUnavailable)
+            {
+                return await response.ShouldBe(HttpStatusCode.Created);
+            }
+
+            await Task.Delay(response.Headers.RetryAfter?.Delta is { } wait && wait < TimeSpan.FromSeconds(2) ? wait : TimeSpan.FromMilliseconds(250));
+        }
+
+        throw new TimeoutException($"Order {orderId} was not paid after 40 attempts.");
+    }
+
+    internal static Task<HttpResponseMessage> Pay(HttpClient client, string orderId, string key)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/orders/{orderId}/pay") { Content = JsonContent.Create(new { source = Api.Card() }) };
+        request.Headers.Add(IdempotencyFilter.Header, key);
+        return client.SendAsync(request);
+    }
+}
+
+public sealed class ProcessorDownTests(DownProcessorFactory factory) : IClassFixture<DownProcessorFactory>
+{
+    [Fact]
+    public async Task ProcessorDown_Is503WithRetryAfter_OpensTheBreaker_ThenRecovers()
+    {
+        var client = factory.Storefront();
+        var order = await client.CreateOrderAsync();
+        factory.Faults.Down = true;
+        try
+        {
+            var first = await ProcessorResilienceTests.Pay(client, order.Id(), "down-1");
+            var problem = await first.ShouldBeProblem(HttpStatusCode.ServiceUnavailable, "processor_unavailable");
+            first.Headers.RetryAfter!.Delta.Should().BePositive();
+            problem.Str("detail").Should().Contain("Idempotency-Key");
+            (await factory.ScalarAsync<string>("SELECT status FROM orders WHERE id = @id", new { id = order.Id() })).Should().Be("created");
+            (await factory.ScalarAsync<long>("SELECT COUNT(*) FROM payments WHERE order_id = @id", new { id = order.Id() })).Should().Be(0);
+
+            // Keep failing until the breaker opens: then the processor is not even called.
+            var attemptsBefore = 0;
+            var open = false;
+            for (var i = 0; i < 10 && !open; i++)
+            {
+                attemptsBefore = factory.Processor.InjectedFailures;
+                var response = await ProcessorResilienceTests.Pay(client, order.Id(), $"down-{i + 2}");
+                await response.ShouldBeProblem(HttpStatusCode.ServiceUnavailable, "processor_unavailable");
+                open = factory.Processor.InjectedFailures == attemptsBefore;
+            }
+
+            open.Should().BeTrue("after enough failures the breaker answers without calling the processor");
+        }
+        finally
+        {
+            factory.Faults.Down = false;
+        }
+
+        var recovered = await ProcessorResilienceTests.PayUntilDone(client, order.Id());
+        recovered.Str("status").Should().Be("succeeded");
+    }
+
+}
