@@ -11,6 +11,7 @@ using PaymentSlices.Api.Features.GetPayment;
 using PaymentSlices.Api.Features.GetRefund;
 using PaymentSlices.Api.Features.MarkOrderPaid;
 using PaymentSlices.Api.Features.PayOrder;
+using PaymentSlices.Api.Features.ThreeDSecure;
 using PaymentSlices.Api.Kernel;
 using PaymentSlices.Api.Pipeline;
 
@@ -25,6 +26,7 @@ builder.Services
     .AddMediatorPipeline()
     .AddIdempotency(builder.Configuration)
     .AddPaymentProcessor(builder.Configuration)
+    .AddThreeDSecure(builder.Configuration)
     .AddOpenApi();
 
 var app = builder.Build();
@@ -46,6 +48,7 @@ v1.MapCreateRefund();
 v1.MapGetRefund();
 v1.MapCreateCustomer();
 v1.MapGetCustomer();
+v1.MapThreeDSecure();
 
 app.MapOpenApi();
 

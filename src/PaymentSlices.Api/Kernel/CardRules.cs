@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace PaymentSlices.Api.Kernel;
 
 /// <summary>Rules on card numbers, CVCs and expiry dates. Nothing here keeps or prints a number.</summary>
@@ -35,7 +37,8 @@ public static class CardRules
     /// <summary>The card brand from its IIN prefix, as Stripe names them.</summary>
     public static string Brand(string number)
     {
-        int Prefix(int digits) => number.Length >= digits ? int.Parse(number.AsSpan(0, digits)) : -1;
+        int Prefix(int digits) =>
+            number.Length >= digits && int.TryParse(number.AsSpan(0, digits), NumberStyles.None, CultureInfo.InvariantCulture, out var prefix) ? prefix : -1;
 
         return number switch
         {

@@ -40,6 +40,9 @@ public abstract record ChargeResult
 
     public sealed record Declined(string DeclineCode, string Message, CardDisplay Card) : ChargeResult;
 
+    /// <summary>The card needs 3-D Secure: the cardholder must complete the check before the charge succeeds.</summary>
+    public sealed record RequiresAction(string Reference, CardDisplay Card) : ChargeResult;
+
     /// <summary>The processor does not know the token: the request was wrong, nothing was attempted.</summary>
     public sealed record InvalidSource : ChargeResult;
 }

@@ -54,9 +54,22 @@ public sealed class PaymentSourceJsonConverter : JsonConverter<PaymentSource>
         reader.TokenType switch
         {
             JsonTokenType.String => new PaymentSource { Token = reader.GetString() },
-            JsonTokenType.StartObject => new PaymentSource { Card = JsonSerializer.Deserialize<CardDetails>(ref reader, options) },
+            JsonTokenType.StartObject => new PaymentSource { Card = ReadCard(ref reader, options) },
             _ => throw new JsonException("A payment source is a token string or a card object."),
         };
+
+    /// <summary>A nested read starts its JSON path afresh: put the card's fields back under <c>source</c>.</summary>
+    private static CardDetails? ReadCard(ref Utf8JsonReader reader, JsonSerializerOptions options)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<CardDetails>(ref reader, options);
+        }
+        catch (JsonException inner)
+        {
+            throw new JsonException(inner.Message, "$.source" + (inner.Path ?? "$")[1..], inner.LineNumber, inner.BytePositionInLine, inner);
+        }
+    }
 
     public override void Write(Utf8JsonWriter writer, PaymentSource value, JsonSerializerOptions options) =>
         throw new NotSupportedException("A payment source is write-only: it is never serialized.");

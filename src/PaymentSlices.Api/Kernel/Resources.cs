@@ -74,10 +74,11 @@ public sealed class PaymentRow
         IReadOnlyDictionary<string, string>? metadata, DateTimeOffset now, string? orderId = null, string? paymentIntentId = null,
         SavedCardRow? savedCard = null)
     {
-        var (card, succeeded, declined) = result switch
+        var (card, succeeded, declined, reference) = result switch
         {
-            ChargeResult.Succeeded s => (s.Card, s, (ChargeResult.Declined?)null),
-            ChargeResult.Declined d => (d.Card, null, d),
+            ChargeResult.Succeeded s => (s.Card, s, (ChargeResult.Declined?)null, s.Reference),
+            ChargeResult.Declined d => (d.Card, null, d, null),
+            ChargeResult.RequiresAction a => (a.Card, null, null, a.Reference),
             _ => throw new ArgumentException("Only a charge that was attempted leaves a payment.", nameof(result)),
         };
 
@@ -88,7 +89,7 @@ public sealed class PaymentRow
             PaymentIntentId = paymentIntentId,
             Amount = amount,
             Currency = currency.Code,
-            Status = succeeded is not null ? "succeeded" : "failed",
+            Status = result switch { ChargeResult.Succeeded => "succeeded", ChargeResult.RequiresAction => "requires_action", _ => "failed" },
             SourceToken = savedCard is null ? source?.Token : null,
             PaymentMethod = savedCard?.Id,
             Customer = savedCard?.CustomerId,
@@ -105,7 +106,7 @@ public sealed class PaymentRow
             FailureMessage = declined?.Message,
             DeclineCode = declined?.DeclineCode,
             ReceiptNumber = succeeded is not null ? Ids.NewReceiptNumber() : null,
-            ProcessorReference = succeeded?.Reference,
+            ProcessorReference = reference,
             CreatedAt = now,
             PaidAt = succeeded is not null ? now : null,
         };
@@ -121,9 +122,19 @@ public sealed class PaymentRow
         return new PaymentResource(
             Id, "payment", OrderId, PaymentIntentId, Money.ToMajorUnits(Amount, currency), currency.Code, Status, source,
             PaymentMethod, Customer, Money.ToMajorUnits(AmountRefunded, currency), AmountRefunded > 0 && AmountRefunded == Amount,
-            Description, MetadataJson.Read(Metadata), FailureCode, FailureMessage, DeclineCode, RedirectUrl: null,
+            Description, MetadataJson.Read(Metadata), FailureCode, FailureMessage, DeclineCode, ThreeDSecure.RedirectUrl(Id, Status),
             ReceiptNumber, CreatedAt, PaidAt);
     }
+}
+
+/// <summary>Where the cardholder completes 3-D Secure, while a payment requires it (relative to the service's base URL).</summary>
+public static class ThreeDSecure
+{
+    /// <summary>A payment that requires action fails with <c>authentication_expired</c> this long after it was created (seed 001).</summary>
+    public static readonly TimeSpan Window = TimeSpan.FromMinutes(15);
+
+    public static string? RedirectUrl(string paymentId, string status) =>
+        status == "requires_action" ? $"/v1/sandbox/3ds/{paymentId}" : null;
 }
 
 /// <summary>A refunds table row, column for column.</summary>
@@ -239,6 +250,7 @@ public sealed record PaymentIntentResource(
     string Status,
     IReadOnlyList<LineItemResource> LineItems,
     string? PaymentId,
+    string? RedirectUrl,
     DateTimeOffset CreatedAt);
 
 /// <summary>A payment_intents table row, column for column.</summary>
@@ -260,9 +272,11 @@ public sealed class PaymentIntentRow
     public PaymentIntentResource ToResource(IEnumerable<OrderItemRow> items, string? status = null, string? paymentId = null)
     {
         var currency = Kernel.Currency.Of(Currency);
+        status ??= Status;
+        paymentId ??= PaymentId;
         return new PaymentIntentResource(
-            Id, "payment_intent", OrderId, ClientSecret, Money.ToMajorUnits(Amount, currency), currency.Code, status ?? Status,
+            Id, "payment_intent", OrderId, ClientSecret, Money.ToMajorUnits(Amount, currency), currency.Code, status,
             items.Select(item => new LineItemResource(item.Name, Money.ToMajorUnits(item.Amount, currency), currency.Code, item.Quantity, item.Description ?? "")).ToList(),
-            paymentId ?? PaymentId, CreatedAt);
+            paymentId, paymentId is null ? null : ThreeDSecure.RedirectUrl(paymentId, status), CreatedAt);
     }
 }

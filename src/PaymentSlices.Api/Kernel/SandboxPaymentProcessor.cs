@@ -28,6 +28,7 @@ public sealed class SandboxOptions
 public sealed class SandboxPaymentProcessor(TimeProvider clock, IOptions<SandboxOptions> faults) : IPaymentProcessor
 {
     private const string ThreeDSecureCard = "4000002500003155";
+    private const string RequiresAction = "requires_action";
 
     private static readonly Dictionary<string, string> DeclineCards = new()
     {
@@ -48,7 +49,6 @@ public sealed class SandboxPaymentProcessor(TimeProvider clock, IOptions<Sandbox
     {
         ["generic_decline"] = "Your card was declined.",
         ["insufficient_funds"] = "Your card has insufficient funds.",
-        ["authentication_required"] = "This card requires 3-D Secure authentication, which the sandbox does not offer yet.",
     };
 
     private readonly ConcurrentDictionary<string, ChargeResult> charges = new();
@@ -89,6 +89,7 @@ public sealed class SandboxPaymentProcessor(TimeProvider clock, IOptions<Sandbox
         {
             ChargeResult.Succeeded ok => new SaveCardResult.Saved($"{VaultPrefix}ok_{Ids.New("v")[2..]}", ok.Card),
             ChargeResult.Declined no => new SaveCardResult.Saved($"{VaultPrefix}{no.DeclineCode}_{Ids.New("v")[2..]}", no.Card),
+            ChargeResult.RequiresAction action => new SaveCardResult.Saved($"{VaultPrefix}{RequiresAction}_{Ids.New("v")[2..]}", action.Card),
             _ => new SaveCardResult.InvalidSource(),
         }, cancellationToken);
 
@@ -146,12 +147,14 @@ public sealed class SandboxPaymentProcessor(TimeProvider clock, IOptions<Sandbox
             CardRules.Brand(number), CardRules.Last4(number), details.ExpMonth!.Value, CardRules.FullYear(details.ExpYear!.Value),
             details.Name, details.AddressCountry?.ToUpperInvariant(), details.AddressPostCode);
 
-        var declineCode = number == ThreeDSecureCard ? "authentication_required" : DeclineCards.GetValueOrDefault(number);
+        var declineCode = number == ThreeDSecureCard ? RequiresAction : DeclineCards.GetValueOrDefault(number);
         return Outcome(declineCode, display);
     }
 
-    private static ChargeResult Outcome(string? declineCode, CardDisplay card) =>
-        declineCode is null
-            ? new ChargeResult.Succeeded(Ids.New("ch"), card)
-            : new ChargeResult.Declined(declineCode, DeclineMessages[declineCode], card);
+    private static ChargeResult Outcome(string? declineCode, CardDisplay card) => declineCode switch
+    {
+        null => new ChargeResult.Succeeded(Ids.New("ch"), card),
+        RequiresAction => new ChargeResult.RequiresAction(Ids.New("ch"), card),
+        _ => new ChargeResult.Declined(declineCode, DeclineMessages[declineCode], card),
+    };
 }

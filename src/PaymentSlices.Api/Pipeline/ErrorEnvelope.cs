@@ -108,6 +108,9 @@ public static partial class ErrorEnvelope
                     "validation_failed", "The request is invalid.",
                     validation.Errors.GroupBy(e => e.PropertyName, e => e.ErrorMessage)),
                 BadHttpRequestException { InnerException: JsonException json } => FromJsonException(json),
+                // No body, or a JSON null, where the route needs an object.
+                BadHttpRequestException { StatusCode: StatusCodes.Status400BadRequest } => FieldProblem(
+                    "invalid_json", "The request body is not valid JSON.", [Group("$", "Send a JSON object as the request body.")]),
                 BadHttpRequestException bad => new ProblemDetails { Status = bad.StatusCode },
                 ProcessorUnavailableException unavailable => Unavailable(httpContext, unavailable),
                 _ => null,

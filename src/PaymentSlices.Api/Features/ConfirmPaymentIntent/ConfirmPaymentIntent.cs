@@ -48,8 +48,9 @@ public static class ConfirmPaymentIntent
             UPDATE orders SET status = 'created', updated_at = @Now WHERE id = @OrderId AND status = 'pending'
             """;
 
-        private const string IntentSucceeded = """
-            UPDATE payment_intents SET status = 'succeeded', payment_id = @PaymentId, updated_at = @Now
+        // 'succeeded', or 'requires_action' while the cardholder completes 3-D Secure.
+        private const string IntentCharged = """
+            UPDATE payment_intents SET status = @Status, payment_id = @PaymentId, updated_at = @Now
             WHERE id = @IntentId AND status = 'requires_payment_method'
             """;
 
@@ -133,8 +134,9 @@ public static class ConfirmPaymentIntent
                 return PaymentErrors.CardDeclined(payment, intent.Id);
             }
 
-            await connection.ExecuteAsync(db.Command(IntentSucceeded, new { command.IntentId, PaymentId = paymentId, Now = now }, cancellationToken));
-            return intent.ToResource(items, status: "succeeded", paymentId: paymentId);
+            var status = result is ChargeResult.RequiresAction ? "requires_action" : "succeeded";
+            await connection.ExecuteAsync(db.Command(IntentCharged, new { command.IntentId, Status = status, PaymentId = paymentId, Now = now }, cancellationToken));
+            return intent.ToResource(items, status, paymentId);
         }
 
         private static bool SecretMatches(string expected, string presented) =>

@@ -85,6 +85,12 @@ public static class MarkOrderPaid
                     "The payment intent belongs to another order.");
             }
 
+            // Marking again with the intent that paid it answers the same paid order; any other payment conflicts.
+            if (order.IsPaid && order.PaymentId != intent.PaymentId)
+            {
+                return PaymentErrors.OrderAlreadyPaid();
+            }
+
             if (intent.Status != "succeeded")
             {
                 return ApiError.Conflict("payment_intent_not_succeeded", $"The payment intent is {intent.Status}; an order is marked paid only once its intent succeeded.");
@@ -101,8 +107,7 @@ public static class MarkOrderPaid
                 return PaymentErrors.AmountMismatch("payment intent", Money.ToMajorUnits(intent.Amount, currency));
             }
 
-            // Marking again with the intent that paid it answers the same paid order; any other payment conflicts.
-            return order.IsPaid && order.PaymentId != intent.PaymentId ? PaymentErrors.OrderAlreadyPaid() : null;
+            return null;
         }
     }
 }

@@ -121,6 +121,11 @@ public static class PayOrder
                 return PaymentErrors.CardDeclined(payment);
             }
 
+            if (result is ChargeResult.RequiresAction)
+            {
+                return payment.ToResource(); // the order stays pending until the cardholder completes 3-D Secure
+            }
+
             await connection.ExecuteAsync(db.Command(MarkPaid, new { command.OrderId, Now = now, PaymentId = paymentId }, cancellationToken));
             await connection.ExecuteAsync(db.Command(CancelOpenIntents, orderKey, cancellationToken));
             return payment.ToResource();

@@ -85,17 +85,6 @@ public sealed class PayOrderTests(ApiFactory factory) : IClassFixture<ApiFactory
         await retry.ShouldBe(HttpStatusCode.Created);
     }
 
-    [Fact]
-    public async Task ThreeDSecureCard_IsDeclinedAsAuthenticationRequiredUntil3DSecureIsBuilt()
-    {
-        var order = await client.CreateOrderAsync();
-
-        var problem = await (await client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { source = Api.Card("4000002500003155") }))
-            .ShouldBeProblem(HttpStatusCode.PaymentRequired, "card_declined");
-
-        problem.Str("decline_code").Should().Be("authentication_required");
-    }
-
     [Theory]
     [InlineData("4242424242424241", "123", 12, 2030, "source.number")]
     [InlineData("4242 4242 4242 4242", "123", 12, 2030, "source.number")]

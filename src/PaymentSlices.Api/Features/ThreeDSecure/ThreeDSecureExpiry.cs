@@ -1,0 +1,62 @@
+using Dapper;
+using Microsoft.Extensions.Options;
+using PaymentSlices.Api.Database;
+using PaymentSlices.Api.Kernel;
+
+namespace PaymentSlices.Api.Features.ThreeDSecure;
+
+/// <summary>How often payments left in 3-D Secure are checked for expiry (<c>ThreeDSecure:SweepInterval</c>).</summary>
+public sealed class ThreeDSecureOptions
+{
+    public const string Section = "ThreeDSecure";
+
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>
+/// Fails the payments whose cardholder did not complete 3-D Secure within 15 minutes
+/// (<c>authentication_expired</c>) and makes their orders payable again.
+/// </summary>
+public sealed partial class ThreeDSecureExpiry(
+    IServiceScopeFactory scopes, IOptions<ThreeDSecureOptions> options, TimeProvider clock, ILogger<ThreeDSecureExpiry> logger)
+    : BackgroundService
+{
+    private const string SelectExpired = "SELECT * FROM payments WHERE status = 'requires_action' AND created_at <= @Cutoff";
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.SweepInterval);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try
+            {
+                await ExpireAsync(stoppingToken);
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                LogSweepFailed(logger, exception); // the next tick tries again
+            }
+        }
+    }
+
+    public async Task<int> ExpireAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<Db>();
+        await db.BeginAsync(cancellationToken);
+        var connection = await db.OpenAsync(cancellationToken);
+        var now = clock.Now();
+        var expired = (await connection.QueryAsync<PaymentRow>(db.Command(SelectExpired, new { Cutoff = now - Kernel.ThreeDSecure.Window }, cancellationToken))).ToList();
+        foreach (var payment in expired)
+        {
+            await ThreeDSecure.Resolve(db, connection, payment, ThreeDSecure.Outcome.Expired, now, cancellationToken);
+        }
+
+        await db.CommitAsync(cancellationToken);
+        await db.EndAsync();
+        return expired.Count;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Expiring 3-D Secure payments failed")]
+    private static partial void LogSweepFailed(ILogger logger, Exception exception);
+}
