@@ -14,6 +14,7 @@ using PaymentSlices.Api.Features.PayOrder;
 using PaymentSlices.Api.Features.ThreeDSecure;
 using PaymentSlices.Api.Kernel;
 using PaymentSlices.Api.Pipeline;
+using PaymentSlices.Api.Reference;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -27,7 +28,7 @@ builder.Services
     .AddIdempotency(builder.Configuration)
     .AddPaymentProcessor(builder.Configuration)
     .AddThreeDSecure(builder.Configuration)
-    .AddOpenApi();
+    .AddApiReference();
 
 var app = builder.Build();
 

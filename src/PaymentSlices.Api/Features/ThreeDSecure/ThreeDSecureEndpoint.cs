@@ -31,15 +31,18 @@ public static class ThreeDSecureEndpoint
             .WithName("ThreeDSecurePage")
             .WithSummary("The sandbox's 3-D Secure page")
             .WithDescription("Where a payment's redirect_url points: the cardholder completes or fails the check. Seed 001 \"Simulating 3DS Authentication\".")
+            .Produces<string>(StatusCodes.Status200OK, "text/html")
             .ProducesProblem(StatusCodes.Status404NotFound);
         page.MapPost("/complete", (string paymentId, IMediator mediator) => Answer(paymentId, true, mediator))
             .WithName("CompleteThreeDSecure")
             .WithSummary("Complete 3-D Secure")
+            .Produces<string>(StatusCodes.Status200OK, "text/html")
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
         page.MapPost("/fail", (string paymentId, IMediator mediator) => Answer(paymentId, false, mediator))
             .WithName("FailThreeDSecure")
             .WithSummary("Fail 3-D Secure")
+            .Produces<string>(StatusCodes.Status200OK, "text/html")
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
         return app;
