@@ -32,6 +32,9 @@ builder.Services
 
 var app = builder.Build();
 
+// Built now, not on the first payment: a processor setting Polly rejects stops start-up with its message.
+app.Services.GetRequiredService<Polly.ResiliencePipeline>();
+
 app.UseErrorEnvelope();
 app.UseAuthentication();
 app.UseAuthorization();
@@ -51,7 +54,7 @@ v1.MapCreateCustomer();
 v1.MapGetCustomer();
 v1.MapThreeDSecure();
 
-app.MapOpenApi();
+app.MapApiReference();
 
 await app.RunAsync();
 

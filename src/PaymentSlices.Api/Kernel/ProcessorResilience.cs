@@ -110,14 +110,19 @@ public static class ProcessorRegistration
             .Validate(o => o.FailureRate is >= 0 and <= 1, "Processor:Sandbox:FailureRate must be between 0 and 1.")
             .Validate(o => o.Latency >= TimeSpan.Zero, "Processor:Sandbox:Latency must not be negative.")
             .ValidateOnStart();
+        // Polly's own ranges, so that a bad value stops start-up instead of failing every payment.
         services.AddOptions<ProcessorResilienceOptions>()
             .Bind(configuration.GetSection(ProcessorResilienceOptions.Section))
-            .Validate(o => o.AttemptTimeout > TimeSpan.Zero, "Processor:Resilience:AttemptTimeout must be positive.")
-            .Validate(o => o.MaxRetryAttempts is >= 0 and <= 10, "Processor:Resilience:MaxRetryAttempts must be between 0 and 10.")
+            .Validate(o => o.AttemptTimeout >= TimeSpan.FromMilliseconds(10) && o.AttemptTimeout <= TimeSpan.FromHours(24),
+                "Processor:Resilience:AttemptTimeout must be between 00:00:00.010 and 1.00:00:00.")
+            .Validate(o => o.MaxRetryAttempts is >= 1 and <= 10, "Processor:Resilience:MaxRetryAttempts must be between 1 and 10.")
+            .Validate(o => o.RetryDelay >= TimeSpan.Zero && o.RetryDelay <= TimeSpan.FromMinutes(1),
+                "Processor:Resilience:RetryDelay must be between 00:00:00 and 00:01:00.")
             .Validate(o => o.FailureRatio is > 0 and <= 1, "Processor:Resilience:FailureRatio must be in (0, 1].")
             .Validate(o => o.MinimumThroughput >= 2, "Processor:Resilience:MinimumThroughput must be at least 2.")
-            .Validate(o => o.SamplingDuration >= TimeSpan.FromMilliseconds(500) && o.BreakDuration >= TimeSpan.FromMilliseconds(500),
-                "Processor:Resilience:SamplingDuration and BreakDuration must be at least 00:00:00.5.")
+            .Validate(o => o.SamplingDuration >= TimeSpan.FromMilliseconds(500) && o.SamplingDuration <= TimeSpan.FromHours(24) &&
+                           o.BreakDuration >= TimeSpan.FromMilliseconds(500) && o.BreakDuration <= TimeSpan.FromHours(24),
+                "Processor:Resilience:SamplingDuration and BreakDuration must be between 00:00:00.5 and 1.00:00:00.")
             .ValidateOnStart();
 
         services.AddSingleton<SandboxPaymentProcessor>();

@@ -115,3 +115,29 @@ public sealed class ProductionStartTests
         }
     }
 }
+
+public sealed class ProcessorSettingsTests
+{
+    [Theory]
+    [InlineData("Processor:Resilience:MaxRetryAttempts", "0", "MaxRetryAttempts")]
+    [InlineData("Processor:Resilience:AttemptTimeout", "00:00:00.001", "AttemptTimeout")]
+    [InlineData("Processor:Sandbox:FailureRate", "1.5", "FailureRate")]
+    [InlineData("Idempotency:Retention", "-01:00:00", "Idempotency:Retention")]
+    public void BadSetting_StopsStartUpNamingIt(string setting, string value, string named)
+    {
+        using var factory = new SettingFactory(setting, value);
+
+        var start = () => factory.CreateClient();
+
+        start.Should().Throw<OptionsValidationException>().WithMessage($"*{named}*");
+    }
+
+    private sealed class SettingFactory(string setting, string value) : ApiFactory
+    {
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            base.ConfigureWebHost(builder);
+            builder.UseSetting(setting, value);
+        }
+    }
+}

@@ -105,7 +105,12 @@ public static class ThreeDSecure
         var keys = new { PaymentId = payment.Id, payment.OrderId, IntentId = payment.PaymentIntentId, Now = now };
         if (outcome == Outcome.Authenticated)
         {
-            await connection.ExecuteAsync(db.Command(Succeed, new { PaymentId = payment.Id, Now = now, ReceiptNumber = Ids.NewReceiptNumber() }, cancellationToken));
+            // Only the request that moved the payment out of requires_action goes on to the order and intent.
+            if (await connection.ExecuteAsync(db.Command(Succeed, new { PaymentId = payment.Id, Now = now, ReceiptNumber = Ids.NewReceiptNumber() }, cancellationToken)) != 1)
+            {
+                return;
+            }
+
             if (payment.PaymentIntentId is not null)
             {
                 await connection.ExecuteAsync(db.Command(IntentSucceeded, keys, cancellationToken)); // the order waits for mark-paid
@@ -122,7 +127,11 @@ public static class ThreeDSecure
         var (code, message) = outcome == Outcome.Expired
             ? ("authentication_expired", "3-D Secure was not completed within 15 minutes.")
             : ("authentication_failed", "The cardholder did not complete 3-D Secure.");
-        await connection.ExecuteAsync(db.Command(Fail, new { PaymentId = payment.Id, FailureCode = code, FailureMessage = message }, cancellationToken));
+        if (await connection.ExecuteAsync(db.Command(Fail, new { PaymentId = payment.Id, FailureCode = code, FailureMessage = message }, cancellationToken)) != 1)
+        {
+            return;
+        }
+
         if (payment.OrderId is not null)
         {
             await connection.ExecuteAsync(db.Command(OrderPayable, keys, cancellationToken));

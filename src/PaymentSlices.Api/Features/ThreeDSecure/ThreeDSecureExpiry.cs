@@ -10,7 +10,8 @@ public sealed class ThreeDSecureOptions
 {
     public const string Section = "ThreeDSecure";
 
-    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>A payment left in 3-D Secure fails at most this long after its 15 minutes run out.</summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>
