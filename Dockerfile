@@ -1,4 +1,11 @@
 # syntax=docker/dockerfile:1
+# The Scalar API reference bundle: the pinned npm package, integrity-checked by the same script the build runs.
+FROM node:20-bookworm-slim AS scalar
+WORKDIR /scalar
+COPY build/fetch-scalar.sh ./
+RUN bash fetch-scalar.sh 1.72.1 sha512-XpEJ0rfc/cXbCrR+iC4kK0o/WwX2dTtGQbT049OlPKAHD6IMIFdTeGz2r+M27P2EDWKyUITRm/NzlP8z2pw/Ow== /scalar/standalone.js \
+    && test -s /scalar/standalone.js
+
 # Build: the SDK restores (a layer cached until a project file changes), then publishes in Release.
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /source
@@ -6,6 +13,9 @@ COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY src/PaymentSlices.Api/PaymentSlices.Api.csproj src/PaymentSlices.Api/
 RUN dotnet restore src/PaymentSlices.Api/PaymentSlices.Api.csproj
 COPY src/ src/
+COPY build/ build/
+# The bundle where the project's build looks for it, so the publish ships it without fetching again.
+COPY --from=scalar /scalar/standalone.js src/PaymentSlices.Api/obj/scalar/1.72.1/standalone.js
 RUN dotnet publish src/PaymentSlices.Api/PaymentSlices.Api.csproj -c Release -o /app --no-restore
 
 # Run: the ASP.NET runtime only, as the image's non-root `app` user, the database on a volume.

@@ -114,6 +114,7 @@ public static class OpenApi
         {
             Title = "PaymentSlices API",
             Version = "v1",
+            Contact = new OpenApiContact { Name = "PaymentSlices team" },
             Description =
                 "Take payment for storefront orders: register an order, pay it by card, token, saved card or customer, " +
                 "or through a payment intent that the payment system marks paid; read payments; refund them, fully or in parts.\n\n" +

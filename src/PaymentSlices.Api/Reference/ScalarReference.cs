@@ -35,7 +35,7 @@ public static class ScalarReference
         {
             return new(
                 $"""
-                 <!doctype html><html lang="en"><head><meta charset="utf-8"><title>PaymentSlices API reference</title></head>
+                 <!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>PaymentSlices API reference</title></head>
                  <body style="font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto">
                  <h1>PaymentSlices API reference</h1>
                  <p id="missing">The Scalar bundle (<code>@scalar/api-reference@{Version}</code>) was not found next to the service.</p>
@@ -59,7 +59,7 @@ public static class ScalarReference
             $$"""
               <!doctype html>
               <html lang="en">
-              <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>PaymentSlices API reference</title></head>
+              <head><meta charset="utf-8"><link rel="icon" href="data:,"><meta name="viewport" content="width=device-width, initial-scale=1"><title>PaymentSlices API reference</title></head>
               <body>
               <div id="app"></div>
               <script src="{{BundlePath}}"></script>
@@ -68,6 +68,7 @@ public static class ScalarReference
                   url: '/openapi/v1.json',
                   withDefaultFonts: false,
                   hideClientButton: true,
+                  defaultOpenAllTags: true,
                   {{authentication}}
                 });
               </script>

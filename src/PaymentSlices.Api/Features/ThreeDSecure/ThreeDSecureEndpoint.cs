@@ -36,12 +36,14 @@ public static class ThreeDSecureEndpoint
         page.MapPost("/complete", (string paymentId, IMediator mediator) => Answer(paymentId, true, mediator))
             .WithName("CompleteThreeDSecure")
             .WithSummary("Complete 3-D Secure")
+            .WithDescription("The cardholder passes the check: the payment succeeds and its order is paid (or its intent succeeds).")
             .Produces<string>(StatusCodes.Status200OK, "text/html")
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
         page.MapPost("/fail", (string paymentId, IMediator mediator) => Answer(paymentId, false, mediator))
             .WithName("FailThreeDSecure")
             .WithSummary("Fail 3-D Secure")
+            .WithDescription("The cardholder fails the check: the payment fails (authentication_failed) and its order can be paid again.")
             .Produces<string>(StatusCodes.Status200OK, "text/html")
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
@@ -86,7 +88,7 @@ public static class ThreeDSecureEndpoint
         TypedResults.Content(
             $"""
              <!doctype html>
-             <html lang="en"><head><meta charset="utf-8"><title>3-D Secure (sandbox)</title>
+             <html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>3-D Secure (sandbox)</title>
              <style>body{"{"}font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem{"}"}button{"{"}font-size:1rem;margin:.5rem 0;padding:.5rem 1rem{"}"}</style>
              </head><body><h1>3-D Secure</h1><p><em>PaymentSlices sandbox: no bank is involved.</em></p>{body}</body></html>
              """,

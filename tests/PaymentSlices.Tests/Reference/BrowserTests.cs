@@ -1,0 +1,129 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using OpenQA.Selenium;
+using OpenQA.Selenium.Chrome;
+using OpenQA.Selenium.Support.UI;
+
+namespace PaymentSlices.Tests.Reference;
+
+/// <summary>The service on a real Kestrel socket on 127.0.0.1, for a real browser.</summary>
+public sealed class KestrelApiFactory : ApiFactory
+{
+    public KestrelApiFactory()
+    {
+        UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
+        StartServer();
+    }
+
+    public Uri BaseAddress => new(Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+
+    public HttpClient Api(string key = StorefrontKey) =>
+        new() { BaseAddress = BaseAddress, DefaultRequestHeaders = { Authorization = new AuthenticationHeaderValue("Bearer", key) } };
+}
+
+/// <summary>
+/// Headless Chromium (Debian's chromium and chromedriver; `.ci/run` installs them), with every host but
+/// 127.0.0.1 unresolvable, as on a machine without internet.
+/// </summary>
+public sealed class BrowserTests(KestrelApiFactory factory) : IClassFixture<KestrelApiFactory>
+{
+    private const string Chromium = "/usr/bin/chromium";
+    private const string ChromeDriver = "/usr/bin/chromedriver";
+
+    [Fact]
+    public void ApiReference_ListsEveryOperation_WithNoFailedRequestAndNoConsoleError()
+    {
+        using var browser = Browser();
+
+        browser.Navigate().GoToUrl(new Uri(factory.BaseAddress, "/"));
+
+        browser.Url.Should().EndWith("/scalar/v1");
+        var summaries = new[]
+        {
+            "Create an order", "Get an order", "Pay an order", "Create the payment intent of an order", "Confirm a payment intent",
+            "Mark an order paid", "Create a payment", "Get a payment", "Refund a payment", "Get a refund",
+            "Create a customer with a saved card", "Get a customer", "The sandbox's 3-D Secure page",
+        };
+        var wait = new WebDriverWait(browser, TimeSpan.FromSeconds(60));
+        wait.Until(driver => summaries.All(summary => driver.FindElement(By.TagName("body")).Text.Contains(summary, StringComparison.Ordinal)));
+
+        FailedRequests(browser).Should().BeEmpty("the reference loads everything from the service itself");
+        browser.Manage().Logs.GetLog(LogType.Browser).Where(entry => entry.Level == LogLevel.Severe).Select(entry => entry.Message)
+            .Should().BeEmpty("the reference logs no console error");
+    }
+
+    [Fact]
+    public async Task ThreeDSecurePage_CompletesThePaymentWhenTheCardholderClicks()
+    {
+        var api = factory.Api();
+        var created = await api.PostAsJsonAsync("/v1/payments", new { amount = 25m, currency = "EUR", source = Api.Card("4000002500003155") });
+        var payment = await created.ShouldBe(HttpStatusCode.Created);
+        payment.Str("status").Should().Be("requires_action");
+        using var browser = Browser();
+
+        browser.Navigate().GoToUrl(new Uri(factory.BaseAddress, payment.Str("redirect_url")));
+        browser.FindElement(By.Id("complete")).Click();
+        new WebDriverWait(browser, TimeSpan.FromSeconds(20)).Until(driver => driver.FindElements(By.Id("status")).Count > 0);
+
+        browser.FindElement(By.Id("status")).Text.Should().Be("succeeded");
+        var read = await (await api.GetAsync($"/v1/payments/{payment.Id()}")).ShouldBe(HttpStatusCode.OK);
+        read.Str("status").Should().Be("succeeded");
+        FailedRequests(browser).Should().BeEmpty();
+    }
+
+    private static ChromeDriver Browser()
+    {
+        File.Exists(Chromium).Should().BeTrue("browser tests need Debian's Chromium: apt-get install -y chromium chromium-driver (.ci/run does this)");
+        File.Exists(ChromeDriver).Should().BeTrue("browser tests need Debian's chromedriver: apt-get install -y chromium-driver");
+        Environment.SetEnvironmentVariable("SE_OFFLINE", "true"); // never let Selenium Manager download anything
+
+        var profile = Directory.CreateTempSubdirectory("paymentslices-chromium-").FullName;
+        var options = new ChromeOptions { BinaryLocation = Chromium };
+        options.AddArguments(
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--window-size=1400,1000",
+            $"--user-data-dir={profile}", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1");
+        options.SetLoggingPreference(LogType.Browser, LogLevel.All);
+        options.SetLoggingPreference("performance", LogLevel.All);
+        var service = ChromeDriverService.CreateDefaultService(Path.GetDirectoryName(ChromeDriver)!, Path.GetFileName(ChromeDriver));
+        service.SuppressInitialDiagnosticInformation = true;
+        service.HideCommandPromptWindow = true;
+        return new ChromeDriver(service, options, TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>Requests that failed at the network level or answered 4xx/5xx, from the DevTools performance log.</summary>
+    private static List<string> FailedRequests(ChromeDriver browser)
+    {
+        var failures = new List<string>();
+        var urls = new Dictionary<string, string>();
+        foreach (var entry in browser.Manage().Logs.GetLog("performance"))
+        {
+            using var json = JsonDocument.Parse(entry.Message);
+            var message = json.RootElement.GetProperty("message");
+            var method = message.GetProperty("method").GetString();
+            var parameters = message.GetProperty("params");
+            if (method == "Network.requestWillBeSent")
+            {
+                urls[parameters.GetProperty("requestId").GetString()!] = parameters.GetProperty("request").GetProperty("url").GetString()!;
+            }
+            else if (method == "Network.loadingFailed" && !(parameters.TryGetProperty("canceled", out var canceled) && canceled.GetBoolean()) &&
+                     urls.TryGetValue(parameters.GetProperty("requestId").GetString()!, out var url))
+            {
+                // Only requests the page made: Chromium's own background lookups (no requestWillBeSent) are not the page's.
+                failures.Add($"failed: {parameters.GetProperty("errorText").GetString()} {url}");
+            }
+            else if (method == "Network.responseReceived" && parameters.GetProperty("response").GetProperty("status").GetInt32() >= 400)
+            {
+                var response = parameters.GetProperty("response");
+                failures.Add($"{response.GetProperty("status").GetInt32()}: {response.GetProperty("url").GetString()}");
+            }
+        }
+
+        return failures;
+    }
+}
