@@ -69,6 +69,11 @@ public static class ScalarReference
                   withDefaultFonts: false,
                   hideClientButton: true,
                   defaultOpenAllTags: true,
+                  // Nothing that calls home or needs the internet: no telemetry, no AI agent, no MCP, no toolbar.
+                  telemetry: false,
+                  showDeveloperTools: 'never',
+                  agent: { disabled: true },
+                  mcp: { disabled: true },
                   {{authentication}}
                 });
               </script>

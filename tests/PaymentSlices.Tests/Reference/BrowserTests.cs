@@ -58,6 +58,27 @@ public sealed class BrowserTests(KestrelApiFactory factory) : IClassFixture<Kest
     }
 
     [Fact]
+    public async Task TryIt_SendsTheSeedExampleWithTheDevelopmentKey()
+    {
+        const string Count = "SELECT COUNT(*) FROM orders WHERE email = 'johndoe@rapyd.net' AND amount = 41000";
+        var before = await factory.ScalarAsync<long>(Count);
+        using var browser = Browser();
+        browser.Navigate().GoToUrl(new Uri(factory.BaseAddress, "/scalar/v1"));
+        var wait = new WebDriverWait(browser, TimeSpan.FromSeconds(60)) { PollingInterval = TimeSpan.FromMilliseconds(250) };
+
+        // "Create an order", the first operation, with its example (seed 001's items): its "Test Request" button
+        // carries a screen-reader label with the method and path; the client's "Send" sends it.
+        var testRequest = wait.Until(driver => driver.FindElements(By.XPath("//button[.//span[normalize-space(.)='(post /v1/orders)']]")).FirstOrDefault());
+        browser.ExecuteScript("arguments[0].scrollIntoView({block: 'center'});", testRequest);
+        testRequest.Click();
+        var send = wait.Until(driver => driver.FindElements(By.XPath("//button[starts-with(normalize-space(.), 'Send')]")).FirstOrDefault(button => button.Displayed));
+        send.Click();
+
+        wait.Until(_ => factory.ScalarAsync<long>(Count).GetAwaiter().GetResult() > before);
+        (await factory.ScalarAsync<long>(Count)).Should().Be(before + 1, "the example was sent once, with the pre-filled Development key");
+    }
+
+    [Fact]
     public async Task ThreeDSecurePage_CompletesThePaymentWhenTheCardholderClicks()
     {
         var api = factory.Api();

@@ -23,6 +23,7 @@ public sealed class ScalarReferenceTests(ApiFactory factory) : IClassFixture<Api
         var bundle = await factory.CreateClient().GetAsync("/scalar/standalone.js");
 
         page.Should().Contain("src=\"/scalar/standalone.js\"").And.Contain("withDefaultFonts: false").And.Contain("url: '/openapi/v1.json'");
+        page.Should().Contain("telemetry: false").And.Contain("agent: { disabled: true }").And.Contain("mcp: { disabled: true }");
         page.Should().Contain(ApiFactory.StorefrontKey);
         page.Should().NotContain("https://", "the reference makes no outside request");
         bundle.StatusCode.Should().Be(HttpStatusCode.OK, "the build fetched the pinned bundle");
