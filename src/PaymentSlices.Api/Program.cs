@@ -28,7 +28,10 @@ builder.Services
     .AddIdempotency(builder.Configuration)
     .AddPaymentProcessor(builder.Configuration)
     .AddThreeDSecure(builder.Configuration)
+    .AddLimits(builder.Configuration)
     .AddApiReference();
+
+builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
 
 var app = builder.Build();
 
@@ -36,8 +39,15 @@ var app = builder.Build();
 app.Services.GetRequiredService<Polly.ResiliencePipeline>();
 
 app.UseErrorEnvelope();
+app.UseBodySizeLimit();
 app.UseAuthentication();
+app.UseRateLimiter();
 app.UseAuthorization();
+
+// Liveness answers while the process runs; readiness also asks the database. Neither needs a key.
+app.MapHealthChecks("/health/live", new() { Predicate = _ => false, ResponseWriter = Health.WriteAsync }).AllowAnonymous().DisableRateLimiting();
+app.MapHealthChecks("/health/ready", new() { Predicate = check => check.Tags.Contains("ready"), ResponseWriter = Health.WriteAsync })
+    .AllowAnonymous().DisableRateLimiting();
 
 var v1 = app.MapGroup("/v1").WithIdempotencyKeys();
 v1.MapCreateOrder();

@@ -175,6 +175,7 @@ public static class OpenApi
             operation.Description = $"{operation.Description}\n\nRole: `{role}`.".Trim();
             AddProblem(operation, document, 401, "No API key, or an unknown one (api_key_missing, api_key_invalid).");
             AddProblem(operation, document, 403, "The API key's role may not call this route (forbidden).");
+            AddProblem(operation, document, 429, "The API key is over its rate limit (rate_limited); see Retry-After.");
         }
 
         if (isPost)
@@ -191,6 +192,7 @@ public static class OpenApi
             AddProblem(operation, document, 400, "Invalid input (validation_failed, invalid_json, invalid_idempotency_key).");
             AddProblem(operation, document, 409, "A conflict, or the same Idempotency-Key still running (idempotency_request_in_progress).");
             AddProblem(operation, document, 422, "The Idempotency-Key was used with another request (idempotency_key_reused).");
+            AddProblem(operation, document, 413, "The request body is over the size limit (payload_too_large).");
         }
 
         if (operation.OperationId is { } id && Charging.Contains(id))

@@ -1,0 +1,90 @@
+using System.Net;
+using System.Text;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Data.Sqlite;
+
+namespace PaymentSlices.Tests.Pipeline;
+
+public sealed class HealthTests(ApiFactory factory) : IClassFixture<ApiFactory>
+{
+    [Theory]
+    [InlineData("/health/live")]
+    [InlineData("/health/ready")]
+    public async Task Health_IsOpenWithoutAKeyAndHealthy(string path)
+    {
+        var response = await factory.CreateClient().GetAsync(path);
+
+        var body = await response.ShouldBe(HttpStatusCode.OK);
+        body.Str("status").Should().Be("Healthy");
+    }
+
+    [Fact]
+    public async Task ReadyWithoutItsDatabase_Is503WhileLiveStaysUp()
+    {
+        using var isolated = new ApiFactory();
+        var client = isolated.CreateClient();
+        await (await client.GetAsync("/health/ready")).ShouldBe(HttpStatusCode.OK);
+        var folder = Path.GetDirectoryName(isolated.DatabasePath)!;
+        SqliteConnection.ClearAllPools();
+        Directory.Move(folder, folder + "-gone");
+        try
+        {
+            var ready = await client.GetAsync("/health/ready");
+            var live = await client.GetAsync("/health/live");
+
+            (await ready.ShouldBe(HttpStatusCode.ServiceUnavailable)).Str("status").Should().Be("Unhealthy");
+            await live.ShouldBe(HttpStatusCode.OK);
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            Directory.Move(folder + "-gone", folder);
+        }
+    }
+}
+
+public sealed class TightLimitsFactory : ApiFactory
+{
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.UseSetting("Limits:RequestsPerSecond", "1");
+        builder.UseSetting("Limits:Burst", "3");
+        builder.UseSetting("Limits:MaxRequestBodyBytes", "2048");
+    }
+}
+
+public sealed class LimitsTests(TightLimitsFactory factory) : IClassFixture<TightLimitsFactory>
+{
+    [Fact]
+    public async Task KeyOverItsRate_Is429ProblemWithRetryAfter_AndOtherKeysAreNotAffected()
+    {
+        var storefront = factory.Storefront();
+        var responses = new List<HttpResponseMessage>();
+        for (var i = 0; i < 6; i++)
+        {
+            responses.Add(await storefront.GetAsync("/v1/orders/order_missing"));
+        }
+
+        var limited = responses.First(r => r.StatusCode == HttpStatusCode.TooManyRequests);
+        var problem = await limited.ShouldBeProblem(HttpStatusCode.TooManyRequests, "rate_limited");
+        limited.Headers.RetryAfter!.Delta.Should().BePositive();
+        problem.Str("detail").Should().NotContain(ApiFactory.StorefrontKey);
+        await (await factory.PaymentSystem().GetAsync("/v1/orders/order_missing")).ShouldBeProblem(HttpStatusCode.NotFound, "order_not_found");
+        await (await factory.CreateClient().GetAsync("/health/live")).ShouldBe(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task BodyOverTheLimit_Is413ProblemAndWritesNothing()
+    {
+        var client = factory.PaymentSystem();
+        var before = await factory.ScalarAsync<long>("SELECT COUNT(*) FROM orders");
+        var json = "{\"payment_intent_id\":\"pi_x\",\"padding\":\"" + new string('x', 4096) + "\"}";
+
+        var response = await client.PostAsync("/v1/orders/order_x/mark-paid", new StringContent(json, Encoding.UTF8, "application/json"));
+
+        var problem = await response.ShouldBeProblem(HttpStatusCode.RequestEntityTooLarge, "payload_too_large");
+        problem.Str("detail").Should().Contain("2048");
+        (await factory.ScalarAsync<long>("SELECT COUNT(*) FROM orders")).Should().Be(before);
+    }
+}
