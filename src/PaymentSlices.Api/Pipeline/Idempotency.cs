@@ -298,41 +298,18 @@ public sealed class IdempotencyInFlight
 }
 
 /// <summary>Deletes keys whose retention has run out, every <see cref="IdempotencyOptions.PurgeInterval"/>.</summary>
-public sealed partial class IdempotencyPurger(
+public sealed class IdempotencyPurger(
     IServiceScopeFactory scopes, IOptions<IdempotencyOptions> options, TimeProvider clock, ILogger<IdempotencyPurger> logger)
-    : BackgroundService
+    : PeriodicWriteJob(scopes, logger)
 {
     private const string Purge = "DELETE FROM idempotency_keys WHERE expires_at <= @Now";
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(options.Value.PurgeInterval);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
-        {
-            try
-            {
-                await PurgeAsync(stoppingToken);
-            }
-            catch (Exception exception) when (exception is not OperationCanceledException)
-            {
-                LogPurgeFailed(logger, exception); // the next tick tries again
-            }
-        }
-    }
+    protected override TimeSpan Interval => options.Value.PurgeInterval;
 
-    public async Task<int> PurgeAsync(CancellationToken cancellationToken)
-    {
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<Db>();
-        await db.BeginAsync(cancellationToken);
-        var connection = await db.OpenAsync(cancellationToken);
-        var purged = await connection.ExecuteAsync(db.Command(Purge, new { Now = clock.Now() }, cancellationToken));
-        await db.CommitAsync(cancellationToken);
-        return purged;
-    }
+    public Task<int> PurgeAsync(CancellationToken cancellationToken) => RunOnceAsync(cancellationToken);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Purging expired idempotency keys failed")]
-    private static partial void LogPurgeFailed(ILogger logger, Exception exception);
+    protected override Task<int> RunAsync(Db db, System.Data.Common.DbConnection connection, CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(db.Command(Purge, new { Now = clock.Now() }, cancellationToken));
 }
 
 public static class IdempotencyRegistration

@@ -18,34 +18,18 @@ public sealed class ThreeDSecureOptions
 /// Fails the payments whose cardholder did not complete 3-D Secure within 15 minutes
 /// (<c>authentication_expired</c>) and makes their orders payable again.
 /// </summary>
-public sealed partial class ThreeDSecureExpiry(
+public sealed class ThreeDSecureExpiry(
     IServiceScopeFactory scopes, IOptions<ThreeDSecureOptions> options, TimeProvider clock, ILogger<ThreeDSecureExpiry> logger)
-    : BackgroundService
+    : PeriodicWriteJob(scopes, logger)
 {
     private const string SelectExpired = "SELECT * FROM payments WHERE status = 'requires_action' AND created_at <= @Cutoff";
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(options.Value.SweepInterval);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
-        {
-            try
-            {
-                await ExpireAsync(stoppingToken);
-            }
-            catch (Exception exception) when (exception is not OperationCanceledException)
-            {
-                LogSweepFailed(logger, exception); // the next tick tries again
-            }
-        }
-    }
+    protected override TimeSpan Interval => options.Value.SweepInterval;
 
-    public async Task<int> ExpireAsync(CancellationToken cancellationToken)
+    public Task<int> ExpireAsync(CancellationToken cancellationToken) => RunOnceAsync(cancellationToken);
+
+    protected override async Task<int> RunAsync(Db db, System.Data.Common.DbConnection connection, CancellationToken cancellationToken)
     {
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<Db>();
-        await db.BeginAsync(cancellationToken);
-        var connection = await db.OpenAsync(cancellationToken);
         var now = clock.Now();
         var expired = (await connection.QueryAsync<PaymentRow>(db.Command(SelectExpired, new { Cutoff = now - Kernel.ThreeDSecure.Window }, cancellationToken))).ToList();
         foreach (var payment in expired)
@@ -53,11 +37,6 @@ public sealed partial class ThreeDSecureExpiry(
             await ThreeDSecure.Resolve(db, connection, payment, ThreeDSecure.Outcome.Expired, now, cancellationToken);
         }
 
-        await db.CommitAsync(cancellationToken);
-        await db.EndAsync();
         return expired.Count;
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Expiring 3-D Secure payments failed")]
-    private static partial void LogSweepFailed(ILogger logger, Exception exception);
 }
