@@ -14,8 +14,11 @@ public interface IPaymentProcessor
 
     Task<string> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken);
 
-    /// <summary>Keeps a card in the processor's vault; we keep only the token it returns and the display fields.</summary>
-    Task<SaveCardResult> SaveCardAsync(PaymentSource source, CancellationToken cancellationToken);
+    /// <summary>
+    /// Keeps a card in the processor's vault; we keep only the token it returns and the display fields. A repeat
+    /// with the same <paramref name="idempotencyKey"/> returns the first vault card instead of saving another.
+    /// </summary>
+    Task<SaveCardResult> SaveCardAsync(string idempotencyKey, PaymentSource source, CancellationToken cancellationToken);
 }
 
 /// <summary>

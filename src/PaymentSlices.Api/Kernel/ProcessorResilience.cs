@@ -56,8 +56,8 @@ public sealed class ResilientPaymentProcessor(IPaymentProcessor inner, Resilienc
     public Task<string> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken) =>
         Run(token => inner.RefundAsync(request, token), cancellationToken);
 
-    public Task<SaveCardResult> SaveCardAsync(PaymentSource source, CancellationToken cancellationToken) =>
-        Run(token => inner.SaveCardAsync(source, token), cancellationToken);
+    public Task<SaveCardResult> SaveCardAsync(string idempotencyKey, PaymentSource source, CancellationToken cancellationToken) =>
+        Run(token => inner.SaveCardAsync(idempotencyKey, source, token), cancellationToken);
 
     public static ResiliencePipeline Build(ProcessorResilienceOptions options, TimeProvider clock)
     {

@@ -53,6 +53,7 @@ public sealed class SandboxPaymentProcessor(TimeProvider clock, IOptions<Sandbox
 
     private readonly ConcurrentDictionary<string, ChargeResult> charges = new();
     private readonly ConcurrentDictionary<string, string> refunds = new();
+    private readonly ConcurrentDictionary<string, SaveCardResult> savedCards = new();
 
     /// <summary>Charges that succeeded, one per idempotency key however often it was sent.</summary>
     public int SucceededCharges => charges.Values.Count(result => result is ChargeResult.Succeeded);
@@ -84,14 +85,20 @@ public sealed class SandboxPaymentProcessor(TimeProvider clock, IOptions<Sandbox
     /// The sandbox's vault token carries the test card's behaviour (<c>vault_ok_…</c>, <c>vault_insufficient_funds_…</c>),
     /// so that a saved card behaves as its number did, across restarts, without the sandbox keeping the number.
     /// </summary>
-    public Task<SaveCardResult> SaveCardAsync(PaymentSource source, CancellationToken cancellationToken) =>
-        WithFaults<SaveCardResult>(() => Decide(source, null) switch
+    public Task<SaveCardResult> SaveCardAsync(string idempotencyKey, PaymentSource source, CancellationToken cancellationToken) =>
+        WithFaults(() => savedCards.TryGetValue(idempotencyKey, out var first) ? first : Save(idempotencyKey, source), cancellationToken);
+
+    private SaveCardResult Save(string idempotencyKey, PaymentSource source)
+    {
+        SaveCardResult result = Decide(source, null) switch
         {
             ChargeResult.Succeeded ok => new SaveCardResult.Saved($"{VaultPrefix}ok_{Ids.New("v")[2..]}", ok.Card),
             ChargeResult.Declined no => new SaveCardResult.Saved($"{VaultPrefix}{no.DeclineCode}_{Ids.New("v")[2..]}", no.Card),
             ChargeResult.RequiresAction action => new SaveCardResult.Saved($"{VaultPrefix}{RequiresAction}_{Ids.New("v")[2..]}", action.Card),
             _ => new SaveCardResult.InvalidSource(),
-        }, cancellationToken);
+        };
+        return result is SaveCardResult.InvalidSource ? result : savedCards.GetOrAdd(idempotencyKey, result);
+    }
 
     /// <summary>Latency, then maybe a transient failure before the work, or after it (the work done, the answer lost).</summary>
     private async Task<T> WithFaults<T>(Func<T> work, CancellationToken cancellationToken)

@@ -93,7 +93,7 @@ public sealed class ThrowingProcessor : IPaymentProcessor
     public Task<string> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken) =>
         throw new InvalidOperationException("secret internal detail");
 
-    public Task<SaveCardResult> SaveCardAsync(PaymentSource source, CancellationToken cancellationToken) =>
+    public Task<SaveCardResult> SaveCardAsync(string idempotencyKey, PaymentSource source, CancellationToken cancellationToken) =>
         throw new InvalidOperationException("secret internal detail");
 }
 

@@ -47,7 +47,7 @@ public sealed class ControllableProcessor(SandboxPaymentProcessor sandbox) : IPa
 
     public Task<string> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken) => sandbox.RefundAsync(request, cancellationToken);
 
-    public Task<SaveCardResult> SaveCardAsync(PaymentSource source, CancellationToken cancellationToken) => sandbox.SaveCardAsync(source, cancellationToken);
+    public Task<SaveCardResult> SaveCardAsync(string idempotencyKey, PaymentSource source, CancellationToken cancellationToken) => sandbox.SaveCardAsync(idempotencyKey, source, cancellationToken);
 
     public void Reset()
     {

@@ -19,7 +19,7 @@ public static class CreateCustomer
         string? IPaysWithSource.Customer => null;
     }
 
-    public sealed class Handler(Db db, IPaymentProcessor processor, TimeProvider clock) : IRequestHandler<Command, ApiResult<CustomerResource>>
+    public sealed class Handler(Db db, IPaymentProcessor processor, RequestIdempotency idempotency, TimeProvider clock) : IRequestHandler<Command, ApiResult<CustomerResource>>
     {
         private const string InsertCustomer = """
             INSERT INTO customers (id, name, email, default_payment_method, created_at)
@@ -33,13 +33,14 @@ public static class CreateCustomer
 
         public async Task<ApiResult<CustomerResource>> Handle(Command command, CancellationToken cancellationToken)
         {
-            if (await processor.SaveCardAsync(command.Source!, cancellationToken) is not SaveCardResult.Saved saved)
+            var cardId = Ids.New("card");
+            if (await processor.SaveCardAsync(idempotency.ProcessorKey("save_card", cardId), command.Source!, cancellationToken) is not SaveCardResult.Saved saved)
             {
                 return PaymentErrors.InvalidSource();
             }
 
             var now = clock.Now();
-            var customer = new CustomerRow { Id = Ids.New("cus"), Name = command.Name, Email = command.Email, DefaultPaymentMethod = Ids.New("card"), CreatedAt = now };
+            var customer = new CustomerRow { Id = Ids.New("cus"), Name = command.Name, Email = command.Email, DefaultPaymentMethod = cardId, CreatedAt = now };
             var card = new SavedCardRow
             {
                 Id = customer.DefaultPaymentMethod,
