@@ -16,7 +16,8 @@ COPY src/ src/
 COPY build/ build/
 # The bundle where the project's build looks for it, so the publish ships it without fetching again.
 COPY --from=scalar /scalar/standalone.js src/PaymentSlices.Api/obj/scalar/1.72.1/standalone.js
-RUN dotnet publish src/PaymentSlices.Api/PaymentSlices.Api.csproj -c Release -o /app --no-restore
+RUN dotnet publish src/PaymentSlices.Api/PaymentSlices.Api.csproj -c Release -o /app --no-restore \
+    && test -s /app/scalar/standalone.js
 
 # Run: the ASP.NET runtime only, as the image's non-root `app` user, the database on a volume.
 FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime

@@ -78,7 +78,20 @@ public static class OpenApi
         var type = Nullable.GetUnderlyingType(context.JsonTypeInfo.Type) ?? context.JsonTypeInfo.Type;
         if (context.JsonPropertyInfo is null && RequiredInput.TryGetValue(type, out var required))
         {
+            // Required input is never null either: the validators reject a null as they reject a missing field.
             schema.Required = new HashSet<string>(required);
+            foreach (var name in required)
+            {
+                if (schema.Properties?.TryGetValue(name, out var property) == true && property is OpenApiSchema field)
+                {
+                    if (field.Type is { } fieldType)
+                    {
+                        field.Type = fieldType & ~JsonSchemaType.Null;
+                    }
+
+                    field.OneOf?.Where(option => option is OpenApiSchema { Type: JsonSchemaType.Null }).ToList().ForEach(option => field.OneOf.Remove(option));
+                }
+            }
         }
 
         var nullable = context.JsonTypeInfo.Type != type || (schema.Type is { } t && t.HasFlag(JsonSchemaType.Null));
@@ -132,6 +145,8 @@ public static class OpenApi
         document.Components.Schemas[ProblemSchema] = Problem();
         document.Components.Schemas.Remove("ProblemDetails");
         document.Components.Schemas.Remove("HttpValidationProblemDetails");
+        AddHealth(document, "/health/live", "Liveness", "The process answers.");
+        AddHealth(document, "/health/ready", "Readiness", "The process and its database answer; 503 when the database does not.");
         document.Components.SecuritySchemes = new Dictionary<string, IOpenApiSecurityScheme>
         {
             [BearerScheme] = new OpenApiSecurityScheme
@@ -175,8 +190,9 @@ public static class OpenApi
             operation.Description = $"{operation.Description}\n\nRole: `{role}`.".Trim();
             AddProblem(operation, document, 401, "No API key, or an unknown one (api_key_missing, api_key_invalid).");
             AddProblem(operation, document, 403, "The API key's role may not call this route (forbidden).");
-            AddProblem(operation, document, 429, "The API key is over its rate limit (rate_limited); see Retry-After.");
         }
+
+        AddProblem(operation, document, 429, "Over the rate limit (rate_limited): per API key, or per address without one.", retryAfter: true);
 
         if (isPost)
         {
@@ -190,14 +206,37 @@ public static class OpenApi
                 Schema = new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1, MaxLength = 255 },
             });
             AddProblem(operation, document, 400, "Invalid input (validation_failed, invalid_json, invalid_idempotency_key).");
-            AddProblem(operation, document, 409, "A conflict, or the same Idempotency-Key still running (idempotency_request_in_progress).");
+            AddProblem(operation, document, 409, "A conflict, or the same Idempotency-Key still running (idempotency_request_in_progress, with Retry-After).", retryAfter: true);
             AddProblem(operation, document, 422, "The Idempotency-Key was used with another request (idempotency_key_reused).");
             AddProblem(operation, document, 413, "The request body is over the size limit (payload_too_large).");
+            if (operation.RequestBody is not null)
+            {
+                AddProblem(operation, document, 415, "The body is not application/json (unsupported_media_type).");
+            }
+
+            foreach (var (status, response) in operation.Responses.Where(pair => pair.Key.StartsWith('2')).Select(pair => (pair.Key, pair.Value)).ToList())
+            {
+                if (response is not OpenApiResponse success)
+                {
+                    continue;
+                }
+
+                success.Headers ??= new Dictionary<string, IOpenApiHeader>();
+                success.Headers[IdempotencyFilter.ReplayedHeader] = new OpenApiHeader
+                {
+                    Description = "\"true\" when this is the stored response of an earlier request with the same Idempotency-Key.",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [JsonValue.Create("true")!] },
+                };
+                if (status == "201")
+                {
+                    success.Headers["Location"] = new OpenApiHeader { Description = "The created resource.", Schema = new OpenApiSchema { Type = JsonSchemaType.String } };
+                }
+            }
         }
 
         if (operation.OperationId is { } id && Charging.Contains(id))
         {
-            AddProblem(operation, document, 503, "The payment processor is unavailable (processor_unavailable); see Retry-After.");
+            AddProblem(operation, document, 503, "The payment processor is unavailable (processor_unavailable); see Retry-After.", retryAfter: true);
         }
 
         AddProblem(operation, document, 500, "An unexpected error (internal_error), logged with the trace_id.");
@@ -205,22 +244,66 @@ public static class OpenApi
         return Task.CompletedTask;
     }
 
-    private static void AddProblem(OpenApiOperation operation, OpenApiDocument? document, int status, string description)
+    /// <summary>Health endpoints come from MapHealthChecks, which the document does not see on its own.</summary>
+    private static void AddHealth(OpenApiDocument document, string path, string name, string description)
     {
-        var key = status.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        if (operation.Responses!.ContainsKey(key))
+        var health = new OpenApiSchema
         {
-            return;
-        }
-
-        operation.Responses[key] = new OpenApiResponse
-        {
-            Description = description,
-            Content = new Dictionary<string, OpenApiMediaType>
+            Type = JsonSchemaType.Object,
+            Required = new HashSet<string> { "status", "checks" },
+            Properties = new Dictionary<string, IOpenApiSchema>
             {
-                ["application/problem+json"] = new() { Schema = new OpenApiSchemaReference(ProblemSchema, document) },
+                ["status"] = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [JsonValue.Create("Healthy")!, JsonValue.Create("Degraded")!, JsonValue.Create("Unhealthy")!] },
+                ["checks"] = new OpenApiSchema { Type = JsonSchemaType.Object, AdditionalProperties = new OpenApiSchema { Type = JsonSchemaType.String } },
             },
         };
+        OpenApiResponse Answer(string text) => new()
+        {
+            Description = text,
+            Content = new Dictionary<string, OpenApiMediaType> { ["application/json"] = new() { Schema = health } },
+        };
+        document.Paths ??= [];
+        document.Paths[path] = new OpenApiPathItem
+        {
+            Operations = new Dictionary<HttpMethod, OpenApiOperation>
+            {
+                [HttpMethod.Get] = new()
+                {
+                    OperationId = name,
+                    Summary = name,
+                    Description = description + " No API key, not rate limited.",
+                    Tags = new HashSet<OpenApiTagReference> { new("Health", document) },
+                    Responses = new OpenApiResponses { ["200"] = Answer("Healthy."), ["503"] = Answer("Unhealthy.") },
+                },
+            },
+        };
+    }
+
+    private static void AddProblem(OpenApiOperation operation, OpenApiDocument? document, int status, string description, bool retryAfter = false)
+    {
+        var key = status.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (!operation.Responses!.TryGetValue(key, out var existing) || existing is not OpenApiResponse response)
+        {
+            response = new OpenApiResponse
+            {
+                Content = new Dictionary<string, OpenApiMediaType>
+                {
+                    ["application/problem+json"] = new() { Schema = new OpenApiSchemaReference(ProblemSchema, document) },
+                },
+            };
+            operation.Responses[key] = response;
+        }
+
+        response.Description = description;
+        if (retryAfter)
+        {
+            response.Headers ??= new Dictionary<string, IOpenApiHeader>();
+            response.Headers["Retry-After"] = new OpenApiHeader
+            {
+                Description = "Seconds to wait before retrying.",
+                Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Minimum = "1" },
+            };
+        }
     }
 
     /// <summary>RFC 9457 with the contract's members; a problem may carry more (decline_code, payment_id, refundable_amount).</summary>

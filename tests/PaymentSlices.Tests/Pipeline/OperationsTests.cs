@@ -77,11 +77,13 @@ public sealed class LimitsTests(TightLimitsFactory factory) : IClassFixture<Tigh
     [Fact]
     public async Task BodyOverTheLimit_Is413ProblemAndWritesNothing()
     {
-        var client = factory.PaymentSystem();
+        var client = factory.Storefront();
         var before = await factory.ScalarAsync<long>("SELECT COUNT(*) FROM orders");
-        var json = "{\"payment_intent_id\":\"pi_x\",\"padding\":\"" + new string('x', 4096) + "\"}";
+        // A valid order, only too large: without the limit it would be created.
+        var items = string.Join(",", Enumerable.Range(0, 5).Select(i => $"{{\"name\":\"Item {i}\",\"amount\":1,\"quantity\":1,\"description\":\"{new string('x', 900)}\"}}"));
+        var json = "{\"currency\":\"USD\",\"items\":[" + items + "]}";
 
-        var response = await client.PostAsync("/v1/orders/order_x/mark-paid", new StringContent(json, Encoding.UTF8, "application/json"));
+        var response = await client.PostAsync("/v1/orders", new StringContent(json, Encoding.UTF8, "application/json"));
 
         var problem = await response.ShouldBeProblem(HttpStatusCode.RequestEntityTooLarge, "payload_too_large");
         problem.Str("detail").Should().Contain("2048");

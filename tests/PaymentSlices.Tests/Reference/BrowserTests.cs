@@ -52,7 +52,13 @@ public sealed class BrowserTests(KestrelApiFactory factory) : IClassFixture<Kest
         var wait = new WebDriverWait(browser, TimeSpan.FromSeconds(60));
         wait.Until(driver => summaries.All(summary => driver.FindElement(By.TagName("body")).Text.Contains(summary, StringComparison.Ordinal)));
 
-        FailedRequests(browser).Should().BeEmpty("the reference loads everything from the service itself");
+        var network = NetworkLog(browser);
+        FailedRequests(network).Should().BeEmpty("the reference loads everything from the service itself");
+        var requested = PageRequests(network).Where(url => url.StartsWith("http", StringComparison.Ordinal)).ToList();
+        requested.Should().Contain(url => url.EndsWith("/scalar/standalone.js", StringComparison.Ordinal))
+            .And.Contain(url => url.EndsWith("/openapi/v1.json", StringComparison.Ordinal))
+            .And.OnlyContain(url => url.StartsWith(factory.BaseAddress.ToString().TrimEnd('/'), StringComparison.Ordinal),
+                "every request the page makes goes to the service, none outside");
         browser.Manage().Logs.GetLog(LogType.Browser).Where(entry => entry.Level == LogLevel.Severe).Select(entry => entry.Message)
             .Should().BeEmpty("the reference logs no console error");
     }
@@ -94,7 +100,7 @@ public sealed class BrowserTests(KestrelApiFactory factory) : IClassFixture<Kest
         browser.FindElement(By.Id("status")).Text.Should().Be("succeeded");
         var read = await (await api.GetAsync($"/v1/payments/{payment.Id()}")).ShouldBe(HttpStatusCode.OK);
         read.Str("status").Should().Be("succeeded");
-        FailedRequests(browser).Should().BeEmpty();
+        FailedRequests(NetworkLog(browser)).Should().BeEmpty();
     }
 
     private static ChromeDriver Browser()
@@ -117,15 +123,24 @@ public sealed class BrowserTests(KestrelApiFactory factory) : IClassFixture<Kest
         return new ChromeDriver(service, options, TimeSpan.FromSeconds(60));
     }
 
+    /// <summary>The DevTools network events so far (reading the log empties it, so read it once).</summary>
+    private static List<JsonElement> NetworkLog(ChromeDriver browser) =>
+        browser.Manage().Logs.GetLog("performance").Select(entry => JsonDocument.Parse(entry.Message).RootElement.GetProperty("message").Clone()).ToList();
+
+    /// <summary>The URL of every request the page made (Chromium's own background requests are not announced to the page).</summary>
+    private static List<string> PageRequests(List<JsonElement> network) =>
+        network
+            .Where(message => message.GetProperty("method").GetString() == "Network.requestWillBeSent")
+            .Select(message => message.GetProperty("params").GetProperty("request").GetProperty("url").GetString()!)
+            .ToList();
+
     /// <summary>Requests that failed at the network level or answered 4xx/5xx, from the DevTools performance log.</summary>
-    private static List<string> FailedRequests(ChromeDriver browser)
+    private static List<string> FailedRequests(List<JsonElement> network)
     {
         var failures = new List<string>();
         var urls = new Dictionary<string, string>();
-        foreach (var entry in browser.Manage().Logs.GetLog("performance"))
+        foreach (var message in network)
         {
-            using var json = JsonDocument.Parse(entry.Message);
-            var message = json.RootElement.GetProperty("message");
             var method = message.GetProperty("method").GetString();
             var parameters = message.GetProperty("params");
             if (method == "Network.requestWillBeSent")

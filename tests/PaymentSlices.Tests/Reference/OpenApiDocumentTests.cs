@@ -39,6 +39,18 @@ public sealed class OpenApiDocumentTests(ApiFactory factory) : IClassFixture<Api
         pay["responses"]!.AsObject().Select(pair => pair.Key).Should().Contain(["201", "400", "401", "402", "403", "404", "409", "422", "503"]);
         pay["responses"]!["402"]!["content"]!["application/problem+json"]!["schema"]!["$ref"]!.GetValue<string>().Should().EndWith("/Problem");
         pay["requestBody"]!["content"]!["application/json"]!["example"].Should().NotBeNull();
+        pay["responses"]!["201"]!["headers"]!["Location"].Should().NotBeNull();
+        pay["responses"]!["201"]!["headers"]!["Idempotent-Replayed"].Should().NotBeNull();
+        foreach (var status in new[] { "409", "429", "503" })
+        {
+            pay["responses"]![status]!["headers"]!["Retry-After"].Should().NotBeNull($"{status} says when to retry");
+        }
+
+        pay["responses"]!.AsObject().Select(pair => pair.Key).Should().Contain(["413", "415", "429", "500"]);
+        document["paths"]!["/health/ready"]!["get"]!["responses"]!.AsObject().Select(pair => pair.Key).Should().BeEquivalentTo("200", "503");
+        var command = document["components"]!["schemas"]!["CreateOrderCommand"]!;
+        command["required"]!.AsArray().Select(n => n!.GetValue<string>()).Should().BeEquivalentTo("currency", "items");
+        command["properties"]!["currency"]!["type"]!.ToJsonString().Should().NotContain("null", "a required field is not nullable either");
         document["components"]!["schemas"]!["Payment"]!["properties"]!["status"]!["enum"]!.AsArray().Should().HaveCount(4);
     }
 
@@ -54,6 +66,7 @@ public sealed class OpenApiDocumentTests(ApiFactory factory) : IClassFixture<Api
             schemas.ContainsKey(reference).Should().BeTrue($"$ref {reference} must resolve");
         }
 
+        var responseExamples = 0;
         foreach (var (path, operations) in document["paths"]!.AsObject())
         {
             foreach (var (method, operation) in operations!.AsObject())
@@ -62,8 +75,31 @@ public sealed class OpenApiDocumentTests(ApiFactory factory) : IClassFixture<Api
                 {
                     validator.Validate(example, media["schema"]!).Should().BeEmpty($"the example of {method} {path} must match its schema");
                 }
+
+                foreach (var (status, response) in operation["responses"]!.AsObject())
+                {
+                    foreach (var (type, content) in response!["content"]?.AsObject() ?? [])
+                    {
+                        if (content!["example"] is { } responseExample)
+                        {
+                            responseExamples++;
+                            validator.Validate(responseExample, content["schema"]!).Should().BeEmpty($"the {status} {type} example of {method} {path} must match its schema");
+                        }
+                    }
+                }
+
+                if (path.StartsWith("/v1/", StringComparison.Ordinal) && !path.StartsWith("/v1/sandbox/", StringComparison.Ordinal))
+                {
+                    var hasRequestExample = operation["requestBody"]?["content"]?["application/json"]?["example"] is not null ||
+                                            operation["parameters"]?.AsArray().Any(parameter => parameter!["in"]!.GetValue<string>() == "path" && parameter["example"] is not null) == true;
+                    hasRequestExample.Should().BeTrue($"{method} {path} has an example request");
+                    operation["responses"]!.AsObject().Any(pair => pair.Key.StartsWith('2') && pair.Value!["content"]?.AsObject().Any(c => c.Value!["example"] is not null) == true)
+                        .Should().BeTrue($"{method} {path} has an example response");
+                }
             }
         }
+
+        responseExamples.Should().BeGreaterThanOrEqualTo(15);
     }
 
     [Fact]
@@ -132,6 +168,9 @@ public sealed class OpenApiDocumentTests(ApiFactory factory) : IClassFixture<Api
         var reused = new HttpRequestMessage(HttpMethod.Post, "/v1/payments") { Content = new StringContent("""{"amount":1,"currency":"USD","source":"tok_visa"}""", Encoding.UTF8, "application/json") };
         reused.Headers.Add("Idempotency-Key", "openapi-check");
         await Check("post", "/v1/payments", await storefront.SendAsync(reused));
+
+        await Check("post", "/v1/orders", await storefront.PostAsync("/v1/orders", new StringContent("currency=USD", Encoding.UTF8, "text/plain")));
+        await Check("get", "/health/ready", await factory.CreateClient().GetAsync("/health/ready"));
 
         // The 3-D Secure page answers HTML.
         var threeDs = (await Check("post", "/v1/payments", await Send(storefront, "/v1/payments", """{"amount":5,"currency":"EUR","source":{"object":"card","number":"4000002500003155","cvc":"123","exp_month":12,"exp_year":2030}}""")))!;
