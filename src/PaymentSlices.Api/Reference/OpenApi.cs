@@ -145,6 +145,8 @@ public static class OpenApi
         document.Components.Schemas[ProblemSchema] = Problem();
         document.Components.Schemas.Remove("ProblemDetails");
         document.Components.Schemas.Remove("HttpValidationProblemDetails");
+        document.Tags ??= new HashSet<OpenApiTag>();
+        document.Tags.Add(new OpenApiTag { Name = "Health", Description = "Liveness and readiness, for orchestrators." });
         AddHealth(document, "/health/live", "Liveness", "The process answers.");
         AddHealth(document, "/health/ready", "Readiness", "The process and its database answer; 503 when the database does not.");
         document.Components.SecuritySchemes = new Dictionary<string, IOpenApiSecurityScheme>
