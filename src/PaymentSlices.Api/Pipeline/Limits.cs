@@ -69,7 +69,10 @@ public static class Limits
         return services;
     }
 
-    /// <summary>Rejects a declared body over the limit with 413 before reading it, and caps a streamed one.</summary>
+    /// <summary>
+    /// Rejects a declared body over the limit with 413 before reading it, and caps a streamed one (which the
+    /// framework answers with the same 413 problem). "Content Too Large" is RFC 9110's name for 413.
+    /// </summary>
     public static IApplicationBuilder UseBodySizeLimit(this IApplicationBuilder app) =>
         app.Use(async (context, next) =>
         {
@@ -77,7 +80,7 @@ public static class Limits
             if (context.Request.ContentLength > limit)
             {
                 context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
-                var problem = new ProblemDetails { Status = StatusCodes.Status413PayloadTooLarge, Title = "Payload too large", Detail = $"The request body is larger than {limit} bytes." };
+                var problem = new ProblemDetails { Status = StatusCodes.Status413PayloadTooLarge, Title = "Content Too Large", Detail = $"The request body is larger than {limit} bytes." };
                 problem.Extensions[ErrorEnvelope.CodeKey] = "payload_too_large";
                 await context.RequestServices.GetRequiredService<IProblemDetailsService>()
                     .WriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem });

@@ -87,6 +87,47 @@ public sealed class LimitsTests(TightLimitsFactory factory) : IClassFixture<Tigh
 
         var problem = await response.ShouldBeProblem(HttpStatusCode.RequestEntityTooLarge, "payload_too_large");
         problem.Str("detail").Should().Contain("2048");
+        problem.Str("title").Should().Be("Content Too Large");
         (await factory.ScalarAsync<long>("SELECT COUNT(*) FROM orders")).Should().Be(before);
+    }
+}
+
+/// <summary>A streamed (chunked) body has no Content-Length: only Kestrel, on a real socket, enforces the limit as it reads.</summary>
+public sealed class ChunkedLimitFactory : ApiFactory
+{
+    public ChunkedLimitFactory()
+    {
+        UseKestrel(options => options.Listen(System.Net.IPAddress.Loopback, 0));
+        StartServer();
+    }
+
+    public Uri BaseAddress => new(((Microsoft.AspNetCore.Hosting.Server.IServer)Services.GetService(typeof(Microsoft.AspNetCore.Hosting.Server.IServer))!)
+        .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First());
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.UseSetting("Limits:MaxRequestBodyBytes", "2048");
+    }
+}
+
+public sealed class ChunkedBodyTests(ChunkedLimitFactory factory) : IClassFixture<ChunkedLimitFactory>
+{
+    [Fact]
+    public async Task ChunkedBodyOverTheLimit_Is413ProblemAndWritesNothing()
+    {
+        using var client = new HttpClient { BaseAddress = factory.BaseAddress };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ApiFactory.StorefrontKey);
+        var items = string.Join(",", Enumerable.Range(0, 5).Select(i => $"{{\"name\":\"Item {i}\",\"amount\":1,\"quantity\":1,\"description\":\"{new string('x', 900)}\"}}"));
+        var content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes("{\"currency\":\"USD\",\"items\":[" + items + "]}")));
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/orders") { Content = content };
+        request.Headers.TransferEncodingChunked = true;
+
+        var response = await client.SendAsync(request);
+
+        var problem = await response.ShouldBeProblem(HttpStatusCode.RequestEntityTooLarge, "payload_too_large");
+        problem.Str("title").Should().Be("Content Too Large");
+        (await factory.ScalarAsync<long>("SELECT COUNT(*) FROM orders")).Should().Be(0);
     }
 }
