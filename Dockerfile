@@ -15,7 +15,7 @@ RUN dotnet restore src/PaymentSlices.Api/PaymentSlices.Api.csproj
 COPY src/ src/
 COPY build/ build/
 # The bundle where the project's build looks for it, so the publish ships it without fetching again.
-COPY --from=scalar /scalar/standalone.js src/PaymentSlices.Api/obj/scalar/1.72.1/standalone.js
+COPY --from=scalar /scalar/standalone.js artifacts/scalar/1.72.1/standalone.js
 RUN dotnet publish src/PaymentSlices.Api/PaymentSlices.Api.csproj -c Release -o /app --no-restore \
     && test -s /app/scalar/standalone.js
 

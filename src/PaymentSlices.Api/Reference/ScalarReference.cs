@@ -22,7 +22,14 @@ public static class ScalarReference
         return app;
     }
 
-    private static string BundleFile => Path.Combine(AppContext.BaseDirectory, "scalar", "standalone.js");
+    /// <summary>Next to a published app; for a build (dotnet run, dotnet test), where the build fetched it (artifacts/).</summary>
+    private static string BundleFile =>
+        new[]
+        {
+            Path.Combine(AppContext.BaseDirectory, "scalar", "standalone.js"),
+            typeof(ScalarReference).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+                .Cast<System.Reflection.AssemblyMetadataAttribute>().FirstOrDefault(attribute => attribute.Key == "ScalarBundle")?.Value,
+        }.FirstOrDefault(File.Exists) ?? Path.Combine(AppContext.BaseDirectory, "scalar", "standalone.js");
 
     private static IResult Bundle() =>
         File.Exists(BundleFile)
