@@ -6,15 +6,19 @@ using PaymentSlices.Api.Features.CreatePayment;
 using PaymentSlices.Api.Features.CreatePaymentIntent;
 using PaymentSlices.Api.Features.CreateRefund;
 using PaymentSlices.Api.Features.GetCustomer;
+using PaymentSlices.Api.Features.GetEvent;
 using PaymentSlices.Api.Features.GetOrder;
 using PaymentSlices.Api.Features.GetPayment;
 using PaymentSlices.Api.Features.GetRefund;
+using PaymentSlices.Api.Features.ListEvents;
 using PaymentSlices.Api.Features.MarkOrderPaid;
 using PaymentSlices.Api.Features.PayOrder;
+using PaymentSlices.Api.Features.RedeliverEvent;
 using PaymentSlices.Api.Features.ThreeDSecure;
 using PaymentSlices.Api.Kernel;
 using PaymentSlices.Api.Pipeline;
 using PaymentSlices.Api.Reference;
+using PaymentSlices.Api.Webhooks;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -29,6 +33,7 @@ builder.Services
     .AddPaymentProcessor(builder.Configuration)
     .AddThreeDSecure(builder.Configuration)
     .AddLimits(builder.Configuration)
+    .AddWebhooks(builder.Configuration)
     .AddApiReference();
 
 builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
@@ -63,6 +68,9 @@ v1.MapGetRefund();
 v1.MapCreateCustomer();
 v1.MapGetCustomer();
 v1.MapThreeDSecure();
+v1.MapGetEvent();
+v1.MapListEvents();
+v1.MapRedeliverEvent();
 
 app.MapApiReference();
 

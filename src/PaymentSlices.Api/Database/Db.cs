@@ -45,6 +45,7 @@ public sealed class Db(DbConnectionFactory factory, WriteGate gate) : IAsyncDisp
 {
     private DbConnection? connection;
     private bool holdsGate;
+    private List<Action>? onCommitted;
 
     /// <summary>The open write transaction of a command; null in a query.</summary>
     public DbTransaction? Transaction { get; private set; }
@@ -70,12 +71,24 @@ public sealed class Db(DbConnectionFactory factory, WriteGate gate) : IAsyncDisp
         Transaction = await open.BeginTransactionAsync(cancellationToken); // BEGIN IMMEDIATE on SQLite
     }
 
-    public Task CommitAsync(CancellationToken cancellationToken) =>
-        (Transaction ?? throw new InvalidOperationException("No write transaction is open.")).CommitAsync(cancellationToken);
+    public async Task CommitAsync(CancellationToken cancellationToken)
+    {
+        await (Transaction ?? throw new InvalidOperationException("No write transaction is open.")).CommitAsync(cancellationToken);
+        foreach (var action in onCommitted ?? [])
+        {
+            action();
+        }
+
+        onCommitted = null;
+    }
+
+    /// <summary>Runs <paramref name="action"/> once the open transaction commits; never if it rolls back.</summary>
+    public void OnCommitted(Action action) => (onCommitted ??= []).Add(action);
 
     /// <summary>Ends the write transaction (rolling back what was not committed) and lets the next writer in.</summary>
     public async ValueTask EndAsync()
     {
+        onCommitted = null;
         if (Transaction is not null)
         {
             await Transaction.DisposeAsync();

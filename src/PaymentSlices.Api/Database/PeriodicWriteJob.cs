@@ -10,8 +10,8 @@ public abstract partial class PeriodicWriteJob(IServiceScopeFactory scopes, ILog
 {
     protected abstract TimeSpan Interval { get; }
 
-    /// <summary>One run's work; returns how many rows it changed.</summary>
-    protected abstract Task<int> RunAsync(Db db, DbConnection connection, CancellationToken cancellationToken);
+    /// <summary>One run's work, with the run's scoped services; returns how many rows it changed.</summary>
+    protected abstract Task<int> RunAsync(IServiceProvider services, Db db, DbConnection connection, CancellationToken cancellationToken);
 
     /// <summary>Runs the job once, now, in its own transaction.</summary>
     public async Task<int> RunOnceAsync(CancellationToken cancellationToken)
@@ -19,7 +19,7 @@ public abstract partial class PeriodicWriteJob(IServiceScopeFactory scopes, ILog
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<Db>();
         await db.BeginAsync(cancellationToken);
-        var changed = await RunAsync(db, await db.OpenAsync(cancellationToken), cancellationToken);
+        var changed = await RunAsync(scope.ServiceProvider, db, await db.OpenAsync(cancellationToken), cancellationToken);
         await db.CommitAsync(cancellationToken);
         return changed;
     }

@@ -308,7 +308,7 @@ public sealed class IdempotencyPurger(
 
     public Task<int> PurgeAsync(CancellationToken cancellationToken) => RunOnceAsync(cancellationToken);
 
-    protected override Task<int> RunAsync(Db db, System.Data.Common.DbConnection connection, CancellationToken cancellationToken) =>
+    protected override Task<int> RunAsync(IServiceProvider services, Db db, System.Data.Common.DbConnection connection, CancellationToken cancellationToken) =>
         connection.ExecuteAsync(db.Command(Purge, new { Now = clock.Now() }, cancellationToken));
 }
 

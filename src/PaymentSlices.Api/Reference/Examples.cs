@@ -32,6 +32,9 @@ public static class Examples
     private const string Order = """{"id":"order_07f883eacb9bc126a60d7e147a58e057","object":"order","status":"created","amount":410.00,"amount_refunded":0.00,"currency":"USD","items":[{"name":"Deluxe Gamer's Chair","description":null,"amount":200.00,"quantity":2},{"name":"Shipping","description":null,"amount":10.00,"quantity":1}],"customer":null,"email":"johndoe@rapyd.net","metadata":{},"payments":[],"refunds":[],"receipt":null,"created_at":"2025-11-18T15:02:57.000Z","updated_at":"2025-11-18T15:02:57.000Z","paid_at":null}""";
     private const string Customer = """{"id":"cus_4e25112ac20e144ad073a614dc46934b","object":"customer","name":"John Doe","email":"johndoe@rapyd.net","default_payment_method":"card_b9548d9b53a565b2315fecdc6c87f158","payment_methods":[{"id":"card_b9548d9b53a565b2315fecdc6c87f158","object":"payment_method","brand":"visa","last4":"1111","exp_month":12,"exp_year":2035,"name":"John Doe"}],"created_at":"2025-11-18T15:02:57.000Z"}""";
 
+    // A payment.succeeded event for seed 003's payment, delivered at the second attempt.
+    private const string Event = """{"id":"evt_5f0c8a1e2b3d4c5e6f708192a3b4c5d6","object":"event","type":"payment.succeeded","status":"delivered","created_at":"2024-06-10T12:00:00.000Z","data":{"object":""" + Payment + """},"deliveries":[{"endpoint":"https://shop.example.com/webhooks/paymentslices","status":"delivered","attempt_count":2,"next_attempt_at":null,"delivered_at":"2024-06-10T12:01:02.000Z","attempts":[{"attempted_at":"2024-06-10T12:00:00.100Z","status_code":503,"error":"The endpoint answered 503.","duration_ms":84},{"attempted_at":"2024-06-10T12:01:02.000Z","status_code":200,"error":null,"duration_ms":41}]}]}""";
+
     /// <summary>Response examples: (operation, status) to body.</summary>
     public static readonly IReadOnlyDictionary<(string Operation, string Status), string> Responses = new Dictionary<(string, string), string>
     {
@@ -51,6 +54,10 @@ public static class Examples
         [("MarkOrderPaid", "200")] = Order.Replace("\"status\":\"created\"", "\"status\":\"paid\"", StringComparison.Ordinal),
         [("CreateCustomer", "201")] = Customer,
         [("GetCustomer", "200")] = Customer,
+        [("GetEvent", "200")] = Event,
+        [("GetEvent", "404")] = Problem(404, "event_not_found", "Not found", "Event not found", "/v1/events/evt_5f0c8a1e2b3d4c5e6f708192a3b4c5d6"),
+        [("ListEvents", "200")] = """{"object":"list","data":[""" + Event + """],"has_more":false}""",
+        [("RedeliverEvent", "202")] = Event,
     };
 
     /// <summary>Path parameters with the seeds' ids, so that every operation, GETs included, has an example request.</summary>
@@ -61,6 +68,13 @@ public static class Examples
         ["refundId"] = "refund_67890",
         ["customerId"] = "cus_4e25112ac20e144ad073a614dc46934b",
         ["intentId"] = "pi_3R8f5yQ9LjHruSyq1ofjdVY5",
+        ["eventId"] = "evt_5f0c8a1e2b3d4c5e6f708192a3b4c5d6",
+    };
+
+    /// <summary>Query parameters' examples, for the operations whose request is only a query.</summary>
+    private static readonly Dictionary<string, string> QueryValues = new()
+    {
+        ["status"] = "failed",
     };
 
     public static void Apply(OpenApiOperation operation)
@@ -80,6 +94,10 @@ public static class Examples
             if (parameter.In == ParameterLocation.Path && PathIds.TryGetValue(parameter.Name!, out var example))
             {
                 parameter.Example = JsonValue.Create(example);
+            }
+            else if (parameter.In == ParameterLocation.Query && QueryValues.TryGetValue(parameter.Name!, out var value))
+            {
+                parameter.Example = JsonValue.Create(value);
             }
         }
 

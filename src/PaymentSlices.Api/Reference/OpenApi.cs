@@ -24,6 +24,8 @@ public static class OpenApi
         [typeof(PaymentResource)] = ["succeeded", "failed", "requires_action", "canceled"],
         [typeof(PaymentIntentResource)] = ["requires_payment_method", "requires_action", "succeeded", "canceled"],
         [typeof(RefundResource)] = ["succeeded"],
+        [typeof(Webhooks.EventResource)] = ["pending", "delivered", "failed"],
+        [typeof(Webhooks.EventDeliveryResource)] = ["pending", "delivered", "failed"],
     };
 
     /// <summary>

@@ -91,7 +91,7 @@ public sealed class OpenApiDocumentTests(ApiFactory factory) : IClassFixture<Api
                 if (path.StartsWith("/v1/", StringComparison.Ordinal) && !path.StartsWith("/v1/sandbox/", StringComparison.Ordinal))
                 {
                     var hasRequestExample = operation["requestBody"]?["content"]?["application/json"]?["example"] is not null ||
-                                            operation["parameters"]?.AsArray().Any(parameter => parameter!["in"]!.GetValue<string>() == "path" && parameter["example"] is not null) == true;
+                                            operation["parameters"]?.AsArray().Any(parameter => parameter!["in"]!.GetValue<string>() is "path" or "query" && parameter["example"] is not null) == true;
                     hasRequestExample.Should().BeTrue($"{method} {path} has an example request");
                     operation["responses"]!.AsObject().Any(pair => pair.Key.StartsWith('2') && pair.Value!["content"]?.AsObject().Any(c => c.Value!["example"] is not null) == true)
                         .Should().BeTrue($"{method} {path} has an example response");

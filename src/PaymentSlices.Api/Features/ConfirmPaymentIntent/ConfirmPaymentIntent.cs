@@ -5,6 +5,7 @@ using MediatR;
 using PaymentSlices.Api.Database;
 using PaymentSlices.Api.Kernel;
 using PaymentSlices.Api.Pipeline;
+using PaymentSlices.Api.Webhooks;
 
 namespace PaymentSlices.Api.Features.ConfirmPaymentIntent;
 
@@ -31,7 +32,7 @@ public static class ConfirmPaymentIntent
         string? IPaysWithSource.Customer => null;
     }
 
-    public sealed class Handler(Db db, IPaymentProcessor processor, RequestIdempotency idempotency, TimeProvider clock)
+    public sealed class Handler(Db db, IPaymentProcessor processor, RequestIdempotency idempotency, Outbox outbox, TimeProvider clock)
         : IRequestHandler<Command, ApiResult<PaymentIntentResource>>
     {
         private const string SelectIntent = """
@@ -128,6 +129,7 @@ public static class ConfirmPaymentIntent
 
             var payment = PaymentRow.FromCharge(paymentId, result, intent.Amount, currency, source, null, null, now, order.Id, intent.Id, savedCard);
             await connection.ExecuteAsync(db.Command(InsertPayment, payment, cancellationToken));
+            await outbox.PaymentAsync(payment, cancellationToken); // the order is paid, and order.paid sent, when the payment system marks it
             if (result is ChargeResult.Declined)
             {
                 await connection.ExecuteAsync(db.Command(ReleaseOrder, orderKey, cancellationToken)); // the intent can be confirmed again

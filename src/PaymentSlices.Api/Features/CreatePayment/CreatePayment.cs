@@ -3,6 +3,7 @@ using MediatR;
 using PaymentSlices.Api.Database;
 using PaymentSlices.Api.Kernel;
 using PaymentSlices.Api.Pipeline;
+using PaymentSlices.Api.Webhooks;
 
 namespace PaymentSlices.Api.Features.CreatePayment;
 
@@ -18,7 +19,7 @@ public static class CreatePayment
         string? Description,
         IReadOnlyDictionary<string, string>? Metadata) : ICommand<ApiResult<PaymentResource>>, IPaysWithSource;
 
-    public sealed class Handler(Db db, IPaymentProcessor processor, RequestIdempotency idempotency, TimeProvider clock)
+    public sealed class Handler(Db db, IPaymentProcessor processor, RequestIdempotency idempotency, Outbox outbox, TimeProvider clock)
         : IRequestHandler<Command, ApiResult<PaymentResource>>
     {
         // A saved card by its id, or a customer's default card (seed 001).
@@ -65,6 +66,7 @@ public static class CreatePayment
             var payment = PaymentRow.FromCharge(
                 paymentId, result, amount, currency, source, command.Description, command.Metadata, clock.Now(), savedCard: savedCard);
             await connection.ExecuteAsync(db.Command(InsertPayment, payment, cancellationToken));
+            await outbox.PaymentAsync(payment, cancellationToken);
             return result is ChargeResult.Declined ? PaymentErrors.CardDeclined(payment) : payment.ToResource();
         }
     }

@@ -3,6 +3,7 @@ using MediatR;
 using PaymentSlices.Api.Database;
 using PaymentSlices.Api.Kernel;
 using PaymentSlices.Api.Pipeline;
+using PaymentSlices.Api.Webhooks;
 
 namespace PaymentSlices.Api.Features.CreateRefund;
 
@@ -14,7 +15,7 @@ public static class CreateRefund
     public sealed record Command(string? PaymentId, decimal? Amount, string? Reason, IReadOnlyDictionary<string, string>? Metadata)
         : ICommand<ApiResult<RefundResource>>;
 
-    public sealed class Handler(Db db, IPaymentProcessor processor, RequestIdempotency idempotency, TimeProvider clock)
+    public sealed class Handler(Db db, IPaymentProcessor processor, RequestIdempotency idempotency, Outbox outbox, TimeProvider clock)
         : IRequestHandler<Command, ApiResult<RefundResource>>
     {
         private const string SelectPayment = """
@@ -93,6 +94,7 @@ public static class CreateRefund
                 await connection.ExecuteAsync(db.Command(AddToOrder, new { payment.OrderId, Amount = amount, Now = now }, cancellationToken));
             }
 
+            await outbox.RefundSucceededAsync(refund, cancellationToken);
             return refund.ToResource();
         }
 

@@ -3,6 +3,7 @@ using MediatR;
 using PaymentSlices.Api.Database;
 using PaymentSlices.Api.Kernel;
 using PaymentSlices.Api.Pipeline;
+using PaymentSlices.Api.Webhooks;
 
 namespace PaymentSlices.Api.Features.MarkOrderPaid;
 
@@ -16,7 +17,7 @@ public static class MarkOrderPaid
 
     public sealed record Command(string OrderId, Body Body) : ICommand<ApiResult<OrderResource>>;
 
-    public sealed class Handler(Db db, TimeProvider clock) : IRequestHandler<Command, ApiResult<OrderResource>>
+    public sealed class Handler(Db db, Outbox outbox, TimeProvider clock) : IRequestHandler<Command, ApiResult<OrderResource>>
     {
         private const string SelectState = """
             SELECT id, status, currency, amount, payment_id FROM orders WHERE id = @OrderId;
@@ -59,10 +60,14 @@ public static class MarkOrderPaid
                 return error;
             }
 
-            if (!order.IsPaid &&
-                await connection.ExecuteAsync(db.Command(MarkPaid, new { command.OrderId, intent!.PaymentId, Now = clock.Now() }, cancellationToken)) == 0)
+            if (!order.IsPaid)
             {
-                return PaymentErrors.OrderAlreadyPaid();
+                if (await connection.ExecuteAsync(db.Command(MarkPaid, new { command.OrderId, intent!.PaymentId, Now = clock.Now() }, cancellationToken)) == 0)
+                {
+                    return PaymentErrors.OrderAlreadyPaid();
+                }
+
+                await outbox.OrderPaidAsync(order.Id, cancellationToken); // once: marking again with the same intent sends nothing
             }
 
             await using var results = await connection.QueryMultipleAsync(db.Command(SelectOrder, command, cancellationToken));

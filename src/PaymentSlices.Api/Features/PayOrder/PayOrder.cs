@@ -3,6 +3,7 @@ using MediatR;
 using PaymentSlices.Api.Database;
 using PaymentSlices.Api.Kernel;
 using PaymentSlices.Api.Pipeline;
+using PaymentSlices.Api.Webhooks;
 
 namespace PaymentSlices.Api.Features.PayOrder;
 
@@ -27,7 +28,7 @@ public static class PayOrder
         string? IPaysWithSource.Customer => Body.Customer;
     }
 
-    public sealed class Handler(Db db, IPaymentProcessor processor, RequestIdempotency idempotency, TimeProvider clock)
+    public sealed class Handler(Db db, IPaymentProcessor processor, RequestIdempotency idempotency, Outbox outbox, TimeProvider clock)
         : IRequestHandler<Command, ApiResult<PaymentResource>>
     {
         private const string SelectOrder = "SELECT id, status, currency, amount FROM orders WHERE id = @OrderId";
@@ -114,6 +115,7 @@ public static class PayOrder
             var payment = PaymentRow.FromCharge(paymentId, result, order.Amount, currency, source, command.Body.Description,
                 command.Body.Metadata, now, order.Id, savedCard: savedCard);
             await connection.ExecuteAsync(db.Command(InsertPayment, payment, cancellationToken));
+            await outbox.PaymentAsync(payment, cancellationToken);
 
             if (result is ChargeResult.Declined)
             {
@@ -128,6 +130,7 @@ public static class PayOrder
 
             await connection.ExecuteAsync(db.Command(MarkPaid, new { command.OrderId, Now = now, PaymentId = paymentId }, cancellationToken));
             await connection.ExecuteAsync(db.Command(CancelOpenIntents, orderKey, cancellationToken));
+            await outbox.OrderPaidAsync(order.Id, cancellationToken);
             return payment.ToResource();
         }
 

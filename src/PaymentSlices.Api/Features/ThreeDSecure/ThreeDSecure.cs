@@ -4,6 +4,7 @@ using MediatR;
 using PaymentSlices.Api.Database;
 using PaymentSlices.Api.Kernel;
 using PaymentSlices.Api.Pipeline;
+using PaymentSlices.Api.Webhooks;
 
 namespace PaymentSlices.Api.Features.ThreeDSecure;
 
@@ -33,7 +34,7 @@ public static class ThreeDSecure
         }
     }
 
-    public sealed class Handler(Db db, TimeProvider clock) : IRequestHandler<Command, ApiResult<PaymentRow>>
+    public sealed class Handler(Db db, Outbox outbox, TimeProvider clock) : IRequestHandler<Command, ApiResult<PaymentRow>>
     {
         public async Task<ApiResult<PaymentRow>> Handle(Command command, CancellationToken cancellationToken)
         {
@@ -53,7 +54,7 @@ public static class ThreeDSecure
             var outcome = now - payment.CreatedAt >= Kernel.ThreeDSecure.Window ? Outcome.Expired
                 : command.Authenticated ? Outcome.Authenticated
                 : Outcome.Failed;
-            await Resolve(db, connection, payment, outcome, now, cancellationToken);
+            await Resolve(db, connection, outbox, payment, outcome, now, cancellationToken);
             return await connection.QuerySingleAsync<PaymentRow>(db.Command(SelectPayment, command, cancellationToken));
         }
     }
@@ -100,7 +101,8 @@ public static class ThreeDSecure
         """;
 
     /// <summary>Applies the cardholder's answer, or the expiry, to the payment, its order and its intent.</summary>
-    internal static async Task Resolve(Db db, DbConnection connection, PaymentRow payment, Outcome outcome, DateTimeOffset now, CancellationToken cancellationToken)
+    internal static async Task Resolve(
+        Db db, DbConnection connection, Outbox outbox, PaymentRow payment, Outcome outcome, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var keys = new { PaymentId = payment.Id, payment.OrderId, IntentId = payment.PaymentIntentId, Now = now };
         if (outcome == Outcome.Authenticated)
@@ -111,6 +113,7 @@ public static class ThreeDSecure
                 return;
             }
 
+            await outbox.PaymentAsync(await Reload(db, connection, payment, cancellationToken), cancellationToken);
             if (payment.PaymentIntentId is not null)
             {
                 await connection.ExecuteAsync(db.Command(IntentSucceeded, keys, cancellationToken)); // the order waits for mark-paid
@@ -119,6 +122,7 @@ public static class ThreeDSecure
             {
                 await connection.ExecuteAsync(db.Command(OrderPaid, keys, cancellationToken));
                 await connection.ExecuteAsync(db.Command(CancelOpenIntents, keys, cancellationToken));
+                await outbox.OrderPaidAsync(payment.OrderId, cancellationToken);
             }
 
             return;
@@ -132,6 +136,7 @@ public static class ThreeDSecure
             return;
         }
 
+        await outbox.PaymentAsync(await Reload(db, connection, payment, cancellationToken), cancellationToken);
         if (payment.OrderId is not null)
         {
             await connection.ExecuteAsync(db.Command(OrderPayable, keys, cancellationToken));
@@ -142,4 +147,7 @@ public static class ThreeDSecure
             await connection.ExecuteAsync(db.Command(IntentPayable, keys, cancellationToken));
         }
     }
+
+    private static Task<PaymentRow> Reload(Db db, DbConnection connection, PaymentRow payment, CancellationToken cancellationToken) =>
+        connection.QuerySingleAsync<PaymentRow>(db.Command(SelectPayment, new { PaymentId = payment.Id }, cancellationToken));
 }

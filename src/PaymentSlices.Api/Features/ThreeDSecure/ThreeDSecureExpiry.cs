@@ -2,6 +2,7 @@ using Dapper;
 using Microsoft.Extensions.Options;
 using PaymentSlices.Api.Database;
 using PaymentSlices.Api.Kernel;
+using PaymentSlices.Api.Webhooks;
 
 namespace PaymentSlices.Api.Features.ThreeDSecure;
 
@@ -28,13 +29,14 @@ public sealed class ThreeDSecureExpiry(
 
     public Task<int> ExpireAsync(CancellationToken cancellationToken) => RunOnceAsync(cancellationToken);
 
-    protected override async Task<int> RunAsync(Db db, System.Data.Common.DbConnection connection, CancellationToken cancellationToken)
+    protected override async Task<int> RunAsync(IServiceProvider services, Db db, System.Data.Common.DbConnection connection, CancellationToken cancellationToken)
     {
         var now = clock.Now();
         var expired = (await connection.QueryAsync<PaymentRow>(db.Command(SelectExpired, new { Cutoff = now - Kernel.ThreeDSecure.Window }, cancellationToken))).ToList();
+        var outbox = services.GetRequiredService<Outbox>();
         foreach (var payment in expired)
         {
-            await ThreeDSecure.Resolve(db, connection, payment, ThreeDSecure.Outcome.Expired, now, cancellationToken);
+            await ThreeDSecure.Resolve(db, connection, outbox, payment, ThreeDSecure.Outcome.Expired, now, cancellationToken);
         }
 
         return expired.Count;

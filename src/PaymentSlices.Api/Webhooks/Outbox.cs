@@ -1,0 +1,85 @@
+using System.Text.Json;
+using Dapper;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
+using PaymentSlices.Api.Database;
+using PaymentSlices.Api.Kernel;
+
+namespace PaymentSlices.Api.Webhooks;
+
+/// <summary>
+/// The transactional outbox the slices write their events into: inside the transaction of the change itself,
+/// so a change that rolls back leaves no event, and a committed change always has its event. Each event gets
+/// one pending delivery per endpoint that receives its type; the <see cref="WebhookDispatcher"/> sends them.
+/// </summary>
+public sealed class Outbox(Db db, IOptionsMonitor<WebhookOptions> options, IOptions<JsonOptions> json, TimeProvider clock, WebhookSignal signal)
+{
+    private const string InsertEvent = """
+        INSERT INTO events (id, type, subject, payload, status, created_at)
+        VALUES (@Id, @Type, @Subject, @Payload, @Status, @CreatedAt)
+        """;
+
+    private const string InsertDelivery = """
+        INSERT INTO event_deliveries (event_id, endpoint, status, next_attempt_at, retry_until)
+        VALUES (@EventId, @Endpoint, 'pending', @Now, @RetryUntil)
+        """;
+
+    private const string SelectOrder = """
+        SELECT * FROM orders WHERE id = @OrderId;
+        SELECT * FROM order_items WHERE order_id = @OrderId ORDER BY position;
+        SELECT * FROM payments WHERE order_id = @OrderId ORDER BY created_at, id;
+        SELECT * FROM refunds WHERE order_id = @OrderId ORDER BY created_at, id;
+        """;
+
+    /// <summary>The payment's event for its current status (succeeded, failed, requires_action).</summary>
+    public Task PaymentAsync(PaymentRow payment, CancellationToken cancellationToken) =>
+        EventTypes.ForPayment(payment.Status) is { } type
+            ? EmitAsync(type, payment.OrderId ?? payment.Id, payment.ToResource(), cancellationToken)
+            : Task.CompletedTask;
+
+    public Task RefundSucceededAsync(RefundRow refund, CancellationToken cancellationToken) =>
+        EmitAsync(EventTypes.RefundSucceeded, refund.OrderId ?? refund.PaymentId, refund.ToResource(), cancellationToken);
+
+    /// <summary><c>order.paid</c> with the order as a storefront would read it now: items, payments, refunds, receipt.</summary>
+    public async Task OrderPaidAsync(string orderId, CancellationToken cancellationToken)
+    {
+        var connection = await db.OpenAsync(cancellationToken);
+        await using var results = await connection.QueryMultipleAsync(db.Command(SelectOrder, new { OrderId = orderId }, cancellationToken));
+        var order = await results.ReadSingleAsync<OrderRow>();
+        var resource = order.ToResource(await results.ReadAsync<OrderItemRow>(), await results.ReadAsync<PaymentRow>(), await results.ReadAsync<RefundRow>());
+        await EmitAsync(EventTypes.OrderPaid, orderId, resource, cancellationToken);
+    }
+
+    private async Task EmitAsync(string type, string subject, object data, CancellationToken cancellationToken)
+    {
+        if (db.Transaction is null)
+        {
+            throw new InvalidOperationException("An event is written in the transaction of the change that causes it.");
+        }
+
+        var connection = await db.OpenAsync(cancellationToken);
+        var now = clock.Now();
+        var id = Ids.New("evt");
+        var payload = JsonSerializer.Serialize(new Envelope(id, "event", type, now, new EnvelopeData(data)), json.Value.SerializerOptions);
+        var settings = options.CurrentValue;
+        var endpoints = settings.For(type).ToList();
+
+        // With no endpoint to send to, nothing is left to deliver: the event is recorded as delivered.
+        var status = endpoints.Count == 0 ? "delivered" : "pending";
+        await connection.ExecuteAsync(db.Command(InsertEvent, new { Id = id, Type = type, Subject = subject, Payload = payload, Status = status, CreatedAt = now }, cancellationToken));
+        foreach (var endpoint in endpoints)
+        {
+            await connection.ExecuteAsync(db.Command(InsertDelivery, new { EventId = id, Endpoint = endpoint.Url, Now = now, RetryUntil = now + settings.RetryFor }, cancellationToken));
+        }
+
+        if (endpoints.Count > 0)
+        {
+            db.OnCommitted(signal.Wake);
+        }
+    }
+
+    /// <summary>The body every endpoint receives: <c>{id, object, type, created_at, data: {object}}</c>.</summary>
+    private sealed record Envelope(string Id, string Object, string Type, DateTimeOffset CreatedAt, EnvelopeData Data);
+
+    private sealed record EnvelopeData(object Object);
+}

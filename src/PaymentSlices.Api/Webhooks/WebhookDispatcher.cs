@@ -1,0 +1,330 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Text;
+using Dapper;
+using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Retry;
+using Polly.Timeout;
+using PaymentSlices.Api.Database;
+using PaymentSlices.Api.Kernel;
+
+namespace PaymentSlices.Api.Webhooks;
+
+/// <summary>
+/// Delivers the outbox's events, at least once, in the background: no request waits for an endpoint.
+/// Each delivery round is a Polly pipeline (a timeout per attempt, quick retries with exponential backoff
+/// and jitter); a round that fails is scheduled again in the database, doubling with jitter up to
+/// <see cref="WebhookOptions.MaxRetryDelay"/>, until <see cref="WebhookOptions.RetryFor"/> runs out. The
+/// schedule lives in the database, so a restart resumes it. Per endpoint, an order's events go out in the
+/// order they were created: a later one waits while an earlier one is still pending.
+/// </summary>
+public sealed partial class WebhookDispatcher(
+    IServiceScopeFactory scopes, IOptionsMonitor<WebhookOptions> options, WebhookSignal signal, TimeProvider clock, ILogger<WebhookDispatcher> logger)
+    : BackgroundService
+{
+    // Due and first in line: no earlier pending event about the same subject for the same endpoint.
+    private const string SelectDue = """
+        SELECT d.id, d.event_id, d.endpoint, d.generation, d.rounds, d.retry_until, e.type, e.payload
+        FROM event_deliveries d JOIN events e ON e.id = d.event_id
+        WHERE d.status = 'pending' AND d.next_attempt_at <= @Now
+          AND NOT EXISTS (
+              SELECT 1 FROM event_deliveries p JOIN events pe ON pe.id = p.event_id
+              WHERE p.status = 'pending' AND p.endpoint = d.endpoint AND pe.subject = e.subject AND pe.seq < e.seq)
+        ORDER BY e.seq
+        LIMIT @Limit
+        """;
+
+    private const string InsertAttempt = """
+        INSERT INTO event_attempts (event_id, endpoint, attempted_at, status_code, error, duration_ms)
+        VALUES (@EventId, @Endpoint, @AttemptedAt, @StatusCode, @Error, @DurationMs)
+        """;
+
+    // Guarded by the generation read before sending: a redelivery asked for meanwhile is not undone.
+    private const string UpdateDelivery = """
+        UPDATE event_deliveries SET
+            status = @Status, attempt_count = attempt_count + @Attempts, rounds = rounds + @Rounds,
+            next_attempt_at = @NextAttemptAt, delivered_at = COALESCE(@DeliveredAt, delivered_at)
+        WHERE id = @Id AND generation = @Generation
+        """;
+
+    private const string UpdateEventStatus = """
+        UPDATE events SET status = CASE
+            WHEN EXISTS (SELECT 1 FROM event_deliveries WHERE event_id = @EventId AND status = 'pending') THEN 'pending'
+            WHEN EXISTS (SELECT 1 FROM event_deliveries WHERE event_id = @EventId AND status = 'failed') THEN 'failed'
+            ELSE 'delivered' END
+        WHERE id = @EventId
+        """;
+
+    private const int MaxErrorLength = 300;
+
+    private readonly ConcurrentDictionary<long, Task> inFlight = new();
+
+    // One client for the process (pooled connections). Redirects are not followed: a 3xx is a failed delivery,
+    // and a signed body is never re-posted somewhere the configuration did not name.
+    private readonly HttpClient http = new(new SocketsHttpHandler
+    {
+        AllowAutoRedirect = false,
+        UseCookies = false,
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+    })
+    {
+        Timeout = Timeout.InfiniteTimeSpan, // the Polly timeout bounds each attempt
+    };
+
+    private (WebhookOptions Options, ResiliencePipeline<int> Pipeline)? pipeline;
+
+    public override void Dispose()
+    {
+        http.Dispose();
+        base.Dispose();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await StartDueAsync(stoppingToken);
+            }
+            catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
+            {
+                LogDispatchFailed(logger, exception);
+            }
+
+            try
+            {
+                await signal.WaitAsync(options.CurrentValue.PollInterval, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+        }
+
+        // Shutting down: deliveries in flight were cancelled with the host; each records what it got and stays pending.
+        await Task.WhenAll(inFlight.Values);
+    }
+
+    private async Task StartDueAsync(CancellationToken stoppingToken)
+    {
+        var settings = options.CurrentValue;
+        var capacity = settings.MaxConcurrentDeliveries - inFlight.Count;
+        if (capacity <= 0)
+        {
+            return;
+        }
+
+        List<DueDelivery> due;
+        await using (var scope = scopes.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<Db>();
+            var connection = await db.OpenAsync(stoppingToken);
+            due = (await connection.QueryAsync<DueDelivery>(
+                db.Command(SelectDue, new { Now = clock.Now(), Limit = capacity + inFlight.Count }, stoppingToken))).ToList();
+        }
+
+        foreach (var delivery in due.Where(delivery => !inFlight.ContainsKey(delivery.Id)).Take(capacity))
+        {
+            var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            inFlight[delivery.Id] = Task.Run(async () =>
+            {
+                await start.Task;
+                try
+                {
+                    await DeliverAsync(delivery, settings, stoppingToken);
+                }
+                catch (Exception exception)
+                {
+                    LogDeliveryNotRecorded(logger, delivery.EventId, exception); // it stays pending, so it is sent again
+                }
+                finally
+                {
+                    inFlight.TryRemove(delivery.Id, out _);
+                    signal.Wake(); // a slot is free, and the next event of this subject may be first in line now
+                }
+            }, CancellationToken.None);
+            start.SetResult();
+        }
+    }
+
+    private async Task DeliverAsync(DueDelivery delivery, WebhookOptions settings, CancellationToken stoppingToken)
+    {
+        var attempts = new List<Attempt>();
+        var endpoint = settings.Find(delivery.Endpoint);
+        int? delivered = null;
+        if (endpoint is null)
+        {
+            attempts.Add(new Attempt(clock.Now(), null, "The endpoint is no longer configured.", 0));
+        }
+        else
+        {
+            var context = ResilienceContextPool.Shared.Get(stoppingToken);
+            try
+            {
+                var outcome = await Pipeline(settings).ExecuteOutcomeAsync(
+                    (attemptContext, state) => state.Dispatcher.SendAsync(state.Delivery, state.Endpoint, state.Attempts, attemptContext.CancellationToken, stoppingToken),
+                    context,
+                    (Dispatcher: this, Delivery: delivery, Endpoint: endpoint, Attempts: attempts));
+                delivered = outcome.Exception is null && outcome.Result is >= 200 and < 300 ? outcome.Result : null;
+            }
+            finally
+            {
+                ResilienceContextPool.Shared.Return(context);
+            }
+        }
+
+        await RecordAsync(delivery, settings, attempts, delivered is not null,
+            interrupted: endpoint is not null && stoppingToken.IsCancellationRequested, giveUp: endpoint is null);
+    }
+
+    private async ValueTask<Outcome<int>> SendAsync(
+        DueDelivery delivery, WebhookEndpoint endpoint, List<Attempt> attempts, CancellationToken attemptToken, CancellationToken stoppingToken)
+    {
+        var body = Encoding.UTF8.GetBytes(delivery.Payload);
+        var attemptedAt = clock.Now();
+        var started = Stopwatch.GetTimestamp();
+        using var request = new HttpRequestMessage(HttpMethod.Post, endpoint.Url) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+        request.Headers.TryAddWithoutValidation(WebhookSignature.Header, WebhookSignature.Create(endpoint.Secret, attemptedAt.ToUnixTimeSeconds(), body));
+        request.Headers.TryAddWithoutValidation(WebhookSignature.EventIdHeader, delivery.EventId);
+        request.Headers.TryAddWithoutValidation(WebhookSignature.EventTypeHeader, delivery.Type);
+        request.Headers.UserAgent.ParseAdd("PaymentSlices-Webhooks/1.0");
+        try
+        {
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attemptToken);
+            var status = (int)response.StatusCode;
+            attempts.Add(new Attempt(attemptedAt, status, status is >= 200 and < 300 ? null : $"The endpoint answered {status}.", Elapsed(started)));
+            return Outcome.FromResult(status);
+        }
+        catch (OperationCanceledException exception) when (stoppingToken.IsCancellationRequested)
+        {
+            return Outcome.FromException<int>(exception); // shutting down: not the endpoint's failure, not recorded
+        }
+        catch (OperationCanceledException exception)
+        {
+            attempts.Add(new Attempt(attemptedAt, null, $"No answer within {options.CurrentValue.AttemptTimeout.TotalSeconds:0.###} s.", Elapsed(started)));
+            return Outcome.FromException<int>(exception);
+        }
+        catch (HttpRequestException exception)
+        {
+            var error = $"{exception.HttpRequestError}: {exception.Message}";
+            attempts.Add(new Attempt(attemptedAt, null, error.Length > MaxErrorLength ? error[..MaxErrorLength] : error, Elapsed(started)));
+            return Outcome.FromException<int>(exception);
+        }
+    }
+
+    private async Task RecordAsync(DueDelivery delivery, WebhookOptions settings, List<Attempt> attempts, bool delivered, bool interrupted, bool giveUp)
+    {
+        var now = clock.Now();
+        var rounds = interrupted ? 0 : 1;
+        var (status, next) = delivered ? ("delivered", (DateTimeOffset?)null)
+            : giveUp ? ("failed", null)
+            : interrupted ? ("pending", now) // resumes at the next start
+            : NextRound(delivery, settings, now);
+
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<Db>();
+        await db.BeginAsync(CancellationToken.None); // what was sent is recorded even while the host stops
+        var connection = await db.OpenAsync(CancellationToken.None);
+        foreach (var attempt in attempts)
+        {
+            await connection.ExecuteAsync(db.Command(InsertAttempt, new
+            {
+                delivery.EventId,
+                delivery.Endpoint,
+                attempt.AttemptedAt,
+                attempt.StatusCode,
+                attempt.Error,
+                attempt.DurationMs,
+            }, CancellationToken.None));
+        }
+
+        await connection.ExecuteAsync(db.Command(UpdateDelivery, new
+        {
+            delivery.Id,
+            delivery.Generation,
+            Status = status,
+            Attempts = attempts.Count,
+            Rounds = rounds,
+            NextAttemptAt = next,
+            DeliveredAt = delivered ? now : (DateTimeOffset?)null,
+        }, CancellationToken.None));
+        await connection.ExecuteAsync(db.Command(UpdateEventStatus, new { delivery.EventId }, CancellationToken.None));
+        await db.CommitAsync(CancellationToken.None);
+
+        var endpoint = WebhookEndpoint.Display(delivery.Endpoint);
+        if (status == "failed")
+        {
+            LogGaveUp(logger, delivery.EventId, delivery.Type, endpoint, delivery.Rounds + 1);
+        }
+        else if (!delivered && !interrupted)
+        {
+            LogRetryScheduled(logger, delivery.EventId, delivery.Type, endpoint, attempts.LastOrDefault()?.Error, next);
+        }
+    }
+
+    /// <summary>The next scheduled round: the delay doubles each round, with ±20% jitter, capped; past the retry window the delivery fails.</summary>
+    private static (string Status, DateTimeOffset? Next) NextRound(DueDelivery delivery, WebhookOptions settings, DateTimeOffset now)
+    {
+        var exponent = Math.Min(delivery.Rounds, 30);
+        var delay = Math.Min(settings.RetryDelay.TotalMilliseconds * Math.Pow(2, exponent), settings.MaxRetryDelay.TotalMilliseconds);
+        var next = now + TimeSpan.FromMilliseconds(delay * (0.8 + (0.4 * Random.Shared.NextDouble())));
+        return next > delivery.RetryUntil ? ("failed", null) : ("pending", next);
+    }
+
+    private ResiliencePipeline<int> Pipeline(WebhookOptions settings)
+    {
+        if (pipeline is { } built && ReferenceEquals(built.Options, settings))
+        {
+            return built.Pipeline;
+        }
+
+        var builder = new ResiliencePipelineBuilder<int>();
+        if (settings.ImmediateRetries > 0)
+        {
+            builder.AddRetry(new RetryStrategyOptions<int>
+            {
+                ShouldHandle = arguments => ValueTask.FromResult(arguments.Outcome.Exception is not null || arguments.Outcome.Result is < 200 or >= 300),
+                MaxRetryAttempts = settings.ImmediateRetries,
+                Delay = settings.ImmediateRetryDelay,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+            });
+        }
+
+        var created = builder.AddTimeout(new TimeoutStrategyOptions { Timeout = settings.AttemptTimeout }).Build();
+        pipeline = (settings, created);
+        return created;
+    }
+
+    private static long Elapsed(long started) => (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+
+    private sealed record Attempt(DateTimeOffset AttemptedAt, int? StatusCode, string? Error, long DurationMs);
+
+    private sealed class DueDelivery
+    {
+        public long Id { get; init; }
+        public string EventId { get; init; } = "";
+        public string Endpoint { get; init; } = "";
+        public long Generation { get; init; }
+        public int Rounds { get; init; }
+        public DateTimeOffset RetryUntil { get; init; }
+        public string Type { get; init; } = "";
+        public string Payload { get; init; } = "";
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The webhook dispatcher could not read due deliveries; it tries again at its next poll")]
+    private static partial void LogDispatchFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook event {EventId}: the delivery's outcome could not be recorded; it stays pending and is sent again")]
+    private static partial void LogDeliveryNotRecorded(ILogger logger, string eventId, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Webhook event {EventId} ({EventType}) to {Endpoint} failed ({Error}); next round at {NextAttemptAt}")]
+    private static partial void LogRetryScheduled(ILogger logger, string eventId, string eventType, string endpoint, string? error, DateTimeOffset? nextAttemptAt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook event {EventId} ({EventType}) to {Endpoint} failed after {Rounds} rounds; it is marked failed and can be redelivered")]
+    private static partial void LogGaveUp(ILogger logger, string eventId, string eventType, string endpoint, int rounds);
+}
