@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using System.Diagnostics;
 using System.Text.Json;
 using FluentValidation;
@@ -108,6 +109,10 @@ public static partial class ErrorEnvelope
                     "validation_failed", "The request is invalid.",
                     validation.Errors.GroupBy(e => e.PropertyName, e => e.ErrorMessage)),
                 BadHttpRequestException { InnerException: JsonException json } => FromJsonException(json),
+                BadHttpRequestException bad when BindingFailure().Match(bad.Message) is { Success: true } binding => FieldProblem(
+                    "validation_failed", "The request is invalid.",
+                    [Group(JsonNamingPolicy.SnakeCaseLower.ConvertName(binding.Groups["name"].Value),
+                        binding.Groups["type"].Value.Contains("int", StringComparison.OrdinalIgnoreCase) ? "Expected a whole number." : "The value has the wrong type.")]),
                 // No body, or a JSON null, where the route needs an object.
                 BadHttpRequestException { StatusCode: StatusCodes.Status400BadRequest } => FieldProblem(
                     "invalid_json", "The request body is not valid JSON.", [Group("$", "Send a JSON object as the request body.")]),
@@ -127,6 +132,10 @@ public static partial class ErrorEnvelope
             httpContext.Response.StatusCode = problem.Status!.Value;
             return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem });
         }
+
+        // Minimal APIs' message for a route or query value that does not parse, e.g. Failed to bind parameter "int? limit" from "ten".
+        [GeneratedRegex("^Failed to bind parameter \"(?<type>[^\"]+) (?<name>[A-Za-z0-9_]+)\" from ", RegexOptions.CultureInvariant)]
+        private static partial Regex BindingFailure();
 
         [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception on {Method} {Path}")]
         private static partial void LogUnhandled(ILogger logger, Exception exception, string method, PathString path);

@@ -117,16 +117,20 @@ public sealed partial class WebhookDispatcher(
             return;
         }
 
+        // Taken before the query: a delivery that finishes while the query runs may be read as still pending, and
+        // must not be sent again from that stale row. One not in flight now cannot start before the query ends
+        // (only this loop starts deliveries), so the query sees its last recorded state.
+        var busy = inFlight.Keys.ToHashSet();
         List<DueDelivery> due;
         await using (var scope = scopes.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<Db>();
             var connection = await db.OpenAsync(stoppingToken);
             due = (await connection.QueryAsync<DueDelivery>(
-                db.Command(SelectDue, new { Now = clock.Now(), Limit = capacity + inFlight.Count }, stoppingToken))).ToList();
+                db.Command(SelectDue, new { Now = clock.Now(), Limit = capacity + busy.Count }, stoppingToken))).ToList();
         }
 
-        foreach (var delivery in due.Where(delivery => !inFlight.ContainsKey(delivery.Id)).Take(capacity))
+        foreach (var delivery in due.Where(delivery => !busy.Contains(delivery.Id)).Take(capacity))
         {
             var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             inFlight[delivery.Id] = Task.Run(async () =>

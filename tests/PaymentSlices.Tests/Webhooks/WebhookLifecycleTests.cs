@@ -1,0 +1,139 @@
+using System.Net;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+
+namespace PaymentSlices.Tests.Webhooks;
+
+/// <summary>Restarts, retries that run out, redelivery of failed events, no endpoints, and bad webhook settings.</summary>
+public sealed class WebhookLifecycleTests
+{
+    [Fact]
+    public async Task ARestartMidRetry_StillDeliversTheEvent()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var before = new WebhookFactory(receiver) { KeepDatabaseOnDispose = true };
+        before.Settings["Webhooks:RetryDelay"] = "00:00:00.300";
+        before.Settings["Webhooks:MaxRetryDelay"] = "00:00:01";
+        var client = before.Storefront();
+        var order = await client.CreateOrderAsync();
+        receiver.Fail(order.Id(), times: int.MaxValue);
+        await (await client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { source = "tok_visa" })).ShouldBe(HttpStatusCode.Created);
+        var eventId = (await before.EventIdsAboutAsync(order.Id()))[0];
+        await receiver.WaitForAsync(hooks => hooks.Count(hook => hook.EventId == eventId) >= 3, "a failed round and a retry");
+        await before.DisposeAsync(); // the service stops with the event still pending
+
+        var stored = await Query(before.ConnectionString, "SELECT status FROM events WHERE id = @eventId", eventId);
+        stored.Should().Be("pending", "it was neither delivered nor given up");
+        var recorded = long.Parse((await Query(before.ConnectionString, "SELECT CAST(COUNT(*) AS TEXT) FROM event_attempts WHERE event_id = @eventId", eventId))!,
+            System.Globalization.CultureInfo.InvariantCulture);
+        recorded.Should().BeGreaterThanOrEqualTo(2, "the first round's two attempts were recorded before the next round began");
+        receiver.Received.Should().NotContain(hook => hook.IsAbout(order.Id()) && hook.Succeeded);
+        receiver.Fail(order.Id(), times: 0); // the endpoint is back
+
+        await using (var after = new WebhookFactory(receiver, before.ConnectionString))
+        {
+            after.StartServer(); // the service starts again; nobody calls it: the dispatcher resumes on its own
+            await receiver.DeliveredAboutAsync(order.Id(), "payment.succeeded", "order.paid");
+            var shown = await after.EventWhenAsync(eventId, "delivered");
+            var attempts = shown["deliveries"]!.AsArray().Single()!["attempts"]!.AsArray();
+            attempts.Take((int)recorded).Should().OnlyContain(attempt => attempt!["status_code"]!.GetValue<int>() == 503, "the attempts before the restart are kept");
+            attempts.Last()!["status_code"]!.GetValue<int>().Should().Be(200);
+        }
+
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(Path.GetDirectoryName(before.DatabasePath)!, recursive: true);
+    }
+
+    [Fact]
+    public async Task RetriesThatRunOut_MarkTheEventFailed_AndRedeliveryThenDeliversIt()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var factory = new WebhookFactory(receiver);
+        factory.Settings["Webhooks:RetryFor"] = "00:00:00.500";
+        factory.Settings["Webhooks:ImmediateRetries"] = "0";
+        var client = factory.Storefront();
+        var order = await client.CreateOrderAsync();
+        receiver.Fail(order.Id(), times: int.MaxValue, status: 500);
+        await (await client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { source = "tok_visa" })).ShouldBe(HttpStatusCode.Created);
+        var ids = await factory.EventIdsAboutAsync(order.Id());
+
+        var failed = await factory.EventWhenAsync(ids[0], "failed");
+        var delivery = failed["deliveries"]!.AsArray().Single()!;
+        delivery.Str("status").Should().Be("failed");
+        delivery["next_attempt_at"].Should().BeNull();
+        delivery["attempts"]!.AsArray().Should().NotBeEmpty().And.OnlyContain(attempt => attempt!["status_code"]!.GetValue<int>() == 500);
+        await factory.EventWhenAsync(ids[1], "failed"); // order.paid went next once payment.succeeded gave up, and failed too
+        var listed = await (await client.GetAsync("/v1/events?status=failed")).ShouldBe(HttpStatusCode.OK);
+        listed["data"]!.AsArray().Select(node => node!.Id()).Should().Equal(ids[1], ids[0]);
+        (await (await client.GetAsync("/v1/events?status=pending")).ShouldBe(HttpStatusCode.OK))["data"]!.AsArray().Should().BeEmpty();
+
+        receiver.Fail(order.Id(), times: 0);
+        foreach (var id in ids)
+        {
+            await (await client.PostAsync($"/v1/events/{id}/redeliver", null)).ShouldBe(HttpStatusCode.Accepted);
+        }
+
+        var delivered = await receiver.DeliveredAboutAsync(order.Id(), "payment.succeeded", "order.paid");
+        delivered.Select(hook => hook.EventId).Should().Equal(ids, "redelivery sends the same events, in their order");
+        var shown = await factory.EventWhenAsync(ids[0], "delivered");
+        shown["deliveries"]!.AsArray().Single()!["attempts"]!.AsArray().Last()!["status_code"]!.GetValue<int>().Should().Be(200);
+    }
+
+    [Fact]
+    public async Task WithNoEndpoint_EventsAreStillRecorded_AndRedeliveryIs409()
+    {
+        await using var factory = new ApiFactory();
+        var client = factory.Storefront();
+        var payment = await client.CreatePaidOrderAsync();
+
+        var listed = await (await client.GetAsync("/v1/events")).ShouldBe(HttpStatusCode.OK);
+        var events = listed["data"]!.AsArray();
+        events.Select(node => node!.Str("type")).Should().Equal("order.paid", "payment.succeeded");
+        events.Should().OnlyContain(node => node!.Str("status") == "delivered" && node!["deliveries"]!.AsArray().Count == 0, "nothing is left to send");
+        events[1]!["data"]!["object"]!.Id().Should().Be(payment.Id());
+
+        await (await client.PostAsync($"/v1/events/{events[1]!.Id()}/redeliver", null)).ShouldBeProblem(HttpStatusCode.Conflict, "webhook_endpoints_missing");
+    }
+
+    [Theory]
+    [InlineData("Webhooks:Endpoints:0:Url", "not-a-url", "Webhooks:Endpoints:0:Url")]
+    [InlineData("Webhooks:Endpoints:0:Secret", "short", "Webhooks:Endpoints:0:Secret")]
+    [InlineData("Webhooks:Endpoints:0:Events:0", "payment.created", "Webhooks:Endpoints:0:Events")]
+    [InlineData("Webhooks:RetryFor", "-00:00:01", "Webhooks:RetryFor")]
+    public async Task ABadWebhookSetting_StopsStartUp_NamingIt(string key, string value, string named)
+    {
+        await using var factory = new SettingsFactory(new()
+        {
+            ["Webhooks:Endpoints:0:Url"] = "http://127.0.0.1:9/hooks",
+            ["Webhooks:Endpoints:0:Secret"] = "whsec_test_3f9a1c7e5b2d4f60",
+            [key] = value,
+        });
+
+        var start = () => factory.CreateClient();
+
+        start.Should().Throw<OptionsValidationException>().Which.Message.Should().Contain(named).And.NotContain("whsec_test_3f9a1c7e5b2d4f60");
+    }
+
+    private static async Task<string?> Query(string connectionString, string sql, string eventId)
+    {
+        await using var connection = new SqliteConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Parameters.AddWithValue("@eventId", eventId);
+        return (string?)await command.ExecuteScalarAsync();
+    }
+
+    private sealed class SettingsFactory(Dictionary<string, string?> settings) : ApiFactory
+    {
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            base.ConfigureWebHost(builder);
+            foreach (var (key, value) in settings)
+            {
+                builder.UseSetting(key, value);
+            }
+        }
+    }
+}
