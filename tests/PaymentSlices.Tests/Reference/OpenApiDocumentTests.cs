@@ -178,6 +178,16 @@ public sealed class OpenApiDocumentTests(ApiFactory factory) : IClassFixture<Api
         await Check("post", "/v1/sandbox/3ds/{paymentId}/complete", await factory.CreateClient().PostAsync($"{threeDs.Str("redirect_url")}/complete", null));
         await Check("post", "/v1/sandbox/3ds/{paymentId}/complete", await factory.CreateClient().PostAsync($"{threeDs.Str("redirect_url")}/complete", null));
 
+        // Events: this service has no webhook endpoint, so redelivery is a 409.
+        var events = (await Check("get", "/v1/events", await storefront.GetAsync("/v1/events?limit=2")))!;
+        var eventId = events["data"]![0]!.Id();
+        await Check("get", "/v1/events/{eventId}", await factory.PaymentSystem().GetAsync($"/v1/events/{eventId}"));
+        await Check("get", "/v1/events/{eventId}", await storefront.GetAsync("/v1/events/evt_missing"));
+        await Check("get", "/v1/events", await storefront.GetAsync("/v1/events?status=sent"));
+        await Check("get", "/v1/events", await storefront.GetAsync("/v1/events?limit=ten"));
+        await Check("post", "/v1/events/{eventId}/redeliver", await storefront.PostAsync($"/v1/events/{eventId}/redeliver", null));
+        await Check("post", "/v1/events/{eventId}/redeliver", await storefront.PostAsync("/v1/events/evt_missing/redeliver", null));
+
         checks.Should().HaveCountGreaterThan(20);
     }
 

@@ -102,6 +102,10 @@ public sealed class ThreeDSecureTests(ThreeDSecureFactory factory) : IClassFixtu
         var expired = await (await client.GetAsync($"/v1/payments/{payment.Id()}")).ShouldBe(HttpStatusCode.OK);
         expired.Str("status").Should().Be("failed");
         expired.Str("failure_code").Should().Be("authentication_expired");
+        var failedEvents = await (await client.GetAsync("/v1/events?type=payment.failed&limit=100")).ShouldBe(HttpStatusCode.OK);
+        failedEvents["data"]!.AsArray().Select(node => node!["data"]!["object"]!).Should()
+            .ContainSingle(data => data["id"]!.GetValue<string>() == payment.Id(), "the expiry is an event, like any failed payment")
+            .Which["failure_code"]!.GetValue<string>().Should().Be("authentication_expired");
         (await OrderStatus(payment.Str("order_id"))).Should().Be("created");
         await (await browser.PostAsync($"/v1/sandbox/3ds/{payment.Id()}/complete", null))
             .ShouldBeProblem(HttpStatusCode.Conflict, "payment_not_awaiting_authentication");
