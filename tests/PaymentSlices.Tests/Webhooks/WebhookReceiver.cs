@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
@@ -8,6 +7,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Storefront.Webhooks;
 
 namespace PaymentSlices.Tests.Webhooks;
 
@@ -28,32 +28,9 @@ public sealed record ReceivedWebhook(string Path, IReadOnlyDictionary<string, st
 
     public bool Succeeded => AnsweredWith is >= 200 and < 300;
 
-    /// <summary>
-    /// Verifies <c>PaymentSlices-Signature</c> the way the README tells a receiver to, written here independently of
-    /// the service's code: HMAC-SHA256 over "t.body" with the secret, compared in constant time, t within 5 minutes.
-    /// </summary>
-    public bool SignatureIsValid(string secret)
-    {
-        if (!Headers.TryGetValue("PaymentSlices-Signature", out var header))
-        {
-            return false;
-        }
-
-        var parts = header.Split(',').Select(part => part.Split('=', 2)).Where(pair => pair.Length == 2).ToDictionary(pair => pair[0], pair => pair[1]);
-        if (!parts.TryGetValue("t", out var t) || !long.TryParse(t, out var timestamp) || !parts.TryGetValue("v1", out var v1))
-        {
-            return false;
-        }
-
-        if (Math.Abs(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - timestamp) > 300)
-        {
-            return false;
-        }
-
-        using var hmac = new HMACSHA256(Encoding.UTF8.GetBytes(secret));
-        var expected = hmac.ComputeHash(Encoding.UTF8.GetBytes($"{t}.{RawBody}"));
-        return CryptographicOperations.FixedTimeEquals(expected, Convert.FromHexString(v1));
-    }
+    /// <summary>Verified with the README's receiver code (<see cref="PaymentSlicesSignature"/>), not the service's, with its 5-minute tolerance.</summary>
+    public bool SignatureIsValid(string secret) =>
+        PaymentSlicesSignature.IsValid(Headers.GetValueOrDefault("PaymentSlices-Signature"), RawBody, secret, TimeSpan.FromMinutes(5), DateTimeOffset.UtcNow);
 }
 
 /// <summary>
