@@ -1,13 +1,14 @@
 # syntax=docker/dockerfile:1
 # The Scalar API reference bundle: the pinned npm package, integrity-checked by the same script the build runs.
-FROM node:20-bookworm-slim AS scalar
+# Pinned tags: Node 24 LTS for npm; the .NET SDK of global.json; the ASP.NET runtime it ships with (`.ci/run` checks the SDK's).
+FROM node:24.11.1-bookworm-slim AS scalar
 WORKDIR /scalar
 COPY build/fetch-scalar.sh ./
 RUN bash fetch-scalar.sh 1.72.1 sha512-XpEJ0rfc/cXbCrR+iC4kK0o/WwX2dTtGQbT049OlPKAHD6IMIFdTeGz2r+M27P2EDWKyUITRm/NzlP8z2pw/Ow== /scalar/standalone.js \
     && test -s /scalar/standalone.js
 
 # Build: the SDK restores (a layer cached until a project file changes), then publishes in Release.
-FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+FROM mcr.microsoft.com/dotnet/sdk:10.0.401-noble AS build
 WORKDIR /source
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY src/PaymentSlices.Api/PaymentSlices.Api.csproj src/PaymentSlices.Api/
@@ -20,7 +21,7 @@ RUN dotnet publish src/PaymentSlices.Api/PaymentSlices.Api.csproj -c Release -o 
     && test -s /app/scalar/standalone.js
 
 # Run: the ASP.NET runtime only, as the image's non-root `app` user, the database on a volume.
-FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
+FROM mcr.microsoft.com/dotnet/aspnet:10.0.12-noble AS runtime
 WORKDIR /app
 ENV ASPNETCORE_ENVIRONMENT=Production \
     ASPNETCORE_HTTP_PORTS=8080 \

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using PaymentSlices.Api.Database;
 using PaymentSlices.Api.Features.ConfirmPaymentIntent;
 using PaymentSlices.Api.Features.CreateCustomer;
@@ -20,61 +21,78 @@ using PaymentSlices.Api.Pipeline;
 using PaymentSlices.Api.Reference;
 using PaymentSlices.Api.Webhooks;
 
-var builder = WebApplication.CreateBuilder(args);
+// A setting the service cannot run with stops start-up with one line naming it, and a non-zero exit code.
+try
+{
+    var builder = WebApplication.CreateBuilder(args);
 
-builder.Services
-    .AddSingleton(TimeProvider.System)
-    .AddJsonConventions()
-    .AddErrorEnvelope()
-    .AddApiKeys(builder.Configuration)
-    .AddDatabase(builder.Configuration)
-    .AddMediatorPipeline()
-    .AddIdempotency(builder.Configuration)
-    .AddPaymentProcessor(builder.Configuration)
-    .AddThreeDSecure(builder.Configuration)
-    .AddLimits(builder.Configuration)
-    .AddWebhooks(builder.Configuration)
-    .AddApiReference();
+    builder.Services
+        .AddSingleton(TimeProvider.System)
+        .AddJsonConventions()
+        .AddErrorEnvelope()
+        .AddApiKeys(builder.Configuration)
+        .AddDatabase(builder.Configuration)
+        .AddMediatorPipeline()
+        .AddIdempotency(builder.Configuration)
+        .AddPaymentProcessor(builder.Configuration)
+        .AddThreeDSecure(builder.Configuration)
+        .AddLimits(builder.Configuration)
+        .AddWebhooks(builder.Configuration)
+        .AddApiReference();
 
-builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+    builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
 
-var app = builder.Build();
+    var app = builder.Build();
 
-// Built now, not on the first payment: a processor setting Polly rejects stops start-up with its message.
-app.Services.GetRequiredService<Polly.ResiliencePipeline>();
+    // Checked before the host starts, so that a bad setting is the one line below, not the host's error log with a stack
+    // trace: options validation, the processor pipeline (built now, not on the first payment, so that a setting Polly
+    // rejects stops start-up) and the database file.
+    app.Services.GetRequiredService<IStartupValidator>().Validate();
+    app.Services.GetRequiredService<Polly.ResiliencePipeline>();
+    await app.Services.MigrateDatabaseAsync();
 
-app.UseErrorEnvelope();
-app.UseBodySizeLimit();
-app.UseAuthentication();
-app.UseRateLimiter();
-app.UseAuthorization();
+    // Outermost, so the line it writes has the status the client got, after the error envelope.
+    app.UseRequestLog();
+    app.UseErrorEnvelope();
+    app.UseBodySizeLimit();
+    app.UseAuthentication();
+    app.UseRateLimiter();
+    app.UseAuthorization();
 
-// Liveness answers while the process runs; readiness also asks the database. Neither needs a key.
-app.MapHealthChecks("/health/live", new() { Predicate = _ => false, ResponseWriter = Health.WriteAsync }).AllowAnonymous().DisableRateLimiting();
-app.MapHealthChecks("/health/ready", new() { Predicate = check => check.Tags.Contains("ready"), ResponseWriter = Health.WriteAsync })
-    .AllowAnonymous().DisableRateLimiting();
+    // Liveness answers while the process runs; readiness also asks the database. Neither needs a key.
+    app.MapHealthChecks("/health/live", new() { Predicate = _ => false, ResponseWriter = Health.WriteAsync }).AllowAnonymous().DisableRateLimiting();
+    app.MapHealthChecks("/health/ready", new() { Predicate = check => check.Tags.Contains("ready"), ResponseWriter = Health.WriteAsync })
+        .AllowAnonymous().DisableRateLimiting();
 
-var v1 = app.MapGroup("/v1").WithIdempotencyKeys();
-v1.MapCreateOrder();
-v1.MapGetOrder();
-v1.MapPayOrder();
-v1.MapCreatePaymentIntent();
-v1.MapConfirmPaymentIntent();
-v1.MapMarkOrderPaid();
-v1.MapCreatePayment();
-v1.MapGetPayment();
-v1.MapCreateRefund();
-v1.MapGetRefund();
-v1.MapCreateCustomer();
-v1.MapGetCustomer();
-v1.MapThreeDSecure();
-v1.MapGetEvent();
-v1.MapListEvents();
-v1.MapRedeliverEvent();
+    var v1 = app.MapGroup("/v1").WithIdempotencyKeys();
+    v1.MapCreateOrder();
+    v1.MapGetOrder();
+    v1.MapPayOrder();
+    v1.MapCreatePaymentIntent();
+    v1.MapConfirmPaymentIntent();
+    v1.MapMarkOrderPaid();
+    v1.MapCreatePayment();
+    v1.MapGetPayment();
+    v1.MapCreateRefund();
+    v1.MapGetRefund();
+    v1.MapCreateCustomer();
+    v1.MapGetCustomer();
+    v1.MapThreeDSecure();
+    v1.MapGetEvent();
+    v1.MapListEvents();
+    v1.MapRedeliverEvent();
 
-app.MapApiReference();
+    app.MapApiReference();
 
-await app.RunAsync();
+    await app.RunAsync();
+    return 0;
+}
+// Only as the process's own entry point: hosted by the tests' WebApplicationFactory, the exception goes to the factory.
+catch (Exception error) when (StartupFailure.IsProcessEntryPoint && StartupFailure.Describe(error) is { } message)
+{
+    await Console.Error.WriteLineAsync($"PaymentSlices did not start: {message}");
+    return StartupFailure.ExitCode;
+}
 
 /// <summary>The entry point, visible to the tests' WebApplicationFactory.</summary>
 public partial class Program;

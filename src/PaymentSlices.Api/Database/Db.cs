@@ -13,6 +13,9 @@ public sealed class DbConnectionFactory(string connectionString)
 
     public string ConnectionString { get; } = connectionString;
 
+    /// <summary>The database file, for messages; the connection string itself may hold a password.</summary>
+    public string DataSource { get; } = new SqliteConnectionStringBuilder(connectionString).DataSource;
+
     public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(ConnectionString);

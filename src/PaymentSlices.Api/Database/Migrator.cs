@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Reflection;
 using Dapper;
+using Microsoft.Data.Sqlite;
+using PaymentSlices.Api.Pipeline;
 
 namespace PaymentSlices.Api.Database;
 
@@ -69,12 +71,7 @@ public static class DatabaseRegistration
 
     public static IServiceCollection AddDatabase(this IServiceCollection services, IConfiguration configuration)
     {
-        var connectionString = configuration.GetConnectionString(ConnectionStringName);
-        if (string.IsNullOrWhiteSpace(connectionString))
-        {
-            throw new InvalidOperationException(
-                $"ConnectionStrings:{ConnectionStringName} is not set (environment ConnectionStrings__{ConnectionStringName}), e.g. 'Data Source=paymentslices.db'.");
-        }
+        var connectionString = CheckedConnectionString(configuration);
 
         TimestampHandler.Register();
         services.AddSingleton(new DbConnectionFactory(connectionString));
@@ -86,9 +83,67 @@ public static class DatabaseRegistration
         return services;
     }
 
-    private sealed class MigrateOnStart(Migrator migrator) : IHostedService
+    private const string Setting = $"ConnectionStrings:{ConnectionStringName} (environment ConnectionStrings__{ConnectionStringName})";
+
+    /// <summary>The connection string, or a start-up error naming the setting: unset, unparsable, or a file in a folder that does not exist.</summary>
+    private static string CheckedConnectionString(IConfiguration configuration)
     {
-        public Task StartAsync(CancellationToken cancellationToken) => migrator.MigrateAsync(cancellationToken);
+        var connectionString = configuration.GetConnectionString(ConnectionStringName);
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            throw new InvalidConfigurationException($"{Setting} is not set; set it to e.g. 'Data Source=/data/paymentslices.db'.");
+        }
+
+        SqliteConnectionStringBuilder parsed;
+        try
+        {
+            parsed = new SqliteConnectionStringBuilder(connectionString);
+        }
+        catch (Exception error) when (error is ArgumentException or FormatException or InvalidOperationException)
+        {
+            // The parser's message names the keyword, never the whole string (which may hold a password).
+            throw new InvalidConfigurationException($"{Setting} is not a valid SQLite connection string: {error.Message}");
+        }
+
+        var file = parsed.DataSource;
+        if (string.IsNullOrWhiteSpace(file))
+        {
+            throw new InvalidConfigurationException($"{Setting} has no Data Source; set it to e.g. 'Data Source=/data/paymentslices.db'.");
+        }
+
+        if (file != ":memory:" && !file.StartsWith("file:", StringComparison.OrdinalIgnoreCase) && parsed.Mode != SqliteOpenMode.Memory)
+        {
+            var folder = Path.GetDirectoryName(Path.GetFullPath(file));
+            if (folder is not null && !Directory.Exists(folder))
+            {
+                throw new InvalidConfigurationException($"{Setting}: the folder of Data Source '{file}' ({folder}) does not exist; create it or mount a volume there.");
+            }
+        }
+
+        return connectionString;
+    }
+
+    /// <summary>
+    /// Applies the migrations; a database that cannot be opened for writing is a start-up error naming the setting.
+    /// Runs before the host starts (Program) and again, as a no-op, when it starts (for hosts such as the tests').
+    /// </summary>
+    public static async Task MigrateDatabaseAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await services.GetRequiredService<Migrator>().MigrateAsync(cancellationToken);
+        }
+        catch (SqliteException error) when (error.SqliteErrorCode is 14 /* SQLITE_CANTOPEN */ or 8 /* SQLITE_READONLY */ or 23 /* SQLITE_AUTH */)
+        {
+            throw new InvalidConfigurationException(
+                $"{Setting}: the database '{services.GetRequiredService<DbConnectionFactory>().DataSource}' cannot be opened for writing ({error.Message}). " +
+                "Check the path and that the service's user may write the folder.", error);
+        }
+    }
+
+    private sealed class MigrateOnStart(IServiceProvider services) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken) => services.MigrateDatabaseAsync(cancellationToken);
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }

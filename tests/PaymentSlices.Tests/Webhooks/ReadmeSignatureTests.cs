@@ -18,7 +18,7 @@ public sealed class ReadmeSignatureTests
     [Fact]
     public void The_readme_shows_the_tested_verifier_verbatim()
     {
-        var root = RepositoryRoot();
+        var root = Repository.Root;
         var source = File.ReadAllText(Path.Combine(root, "tests", "PaymentSlices.Tests", "Webhooks", "PaymentSlicesSignature.cs"));
         var begin = source.IndexOf("// readme:begin\n", StringComparison.Ordinal);
         var end = source.IndexOf("// readme:end", StringComparison.Ordinal);
@@ -54,18 +54,5 @@ public sealed class ReadmeSignatureTests
         PaymentSlicesSignature.IsValid(header.Replace("t=", "t=1", StringComparison.Ordinal), Body, Secret, Tolerance, now).Should().BeFalse();
         PaymentSlicesSignature.IsValid(null, Body, Secret, Tolerance, now).Should().BeFalse();
         PaymentSlicesSignature.IsValid("v1=" + header.Split("v1=")[1], Body, Secret, Tolerance, now).Should().BeFalse();
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "PaymentSlices.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("PaymentSlices.sln not found above " + AppContext.BaseDirectory);
     }
 }

@@ -1,0 +1,228 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Dapper;
+using Microsoft.Data.Sqlite;
+using Xunit.Abstractions;
+
+namespace PaymentSlices.Tests.Operations;
+
+/// <summary>
+/// The published app as a container runs it: its own process, Production, configured by environment variables only,
+/// its database in a <c>/data</c>-like folder, stopped by SIGTERM. What an operator and a storefront would see.
+/// </summary>
+public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) : IClassFixture<PublishedApp>
+{
+    private const string StorefrontKey = "sk_live_storefront_7c1e9a2b4d";
+    private const string PaymentSystemKey = "sk_live_payment_system_5f3a8e0c61";
+    private const string WebhookSecret = "whsec_live_9b2d7f4e1a6c3e58";
+    private const string WebhookPassword = "hook-password-4e1a";
+    private const string WebhookToken = "hook-token-8c2f";
+    private const string ThreeDSecureCard = "4000002500003155";
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+
+    private static Dictionary<string, string> ProductionEnvironment(int port, string dataDirectory) => new()
+    {
+        ["ASPNETCORE_ENVIRONMENT"] = "Production",
+        ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
+        ["ConnectionStrings__PaymentSlices"] = $"Data Source={Path.Combine(dataDirectory, "paymentslices.db")}",
+        ["ApiKeys__Storefront__0"] = StorefrontKey,
+        ["ApiKeys__PaymentSystem__0"] = PaymentSystemKey,
+        // An endpoint nobody listens on: deliveries fail and are logged, with the URL's password and token masked.
+        ["Webhooks__Endpoints__0__Url"] = $"http://shop:{WebhookPassword}@127.0.0.1:{PublishedApp.FreePort()}/hooks?token={WebhookToken}",
+        ["Webhooks__Endpoints__0__Secret"] = WebhookSecret,
+        ["Webhooks__ImmediateRetryDelay"] = "00:00:00.050",
+        // Each charge takes a moment, so that requests are in flight when SIGTERM comes.
+        ["Processor__Sandbox__Latency"] = "00:00:00.100",
+    };
+
+    [Fact]
+    public async Task PublishedApp_ServesPayments_StopsOnSigtermWithoutLosingARequest_AndLogsJsonWithoutSecrets()
+    {
+        var port = PublishedApp.FreePort();
+        var data = app.NewDataDirectory();
+        var database = Path.Combine(data, "paymentslices.db");
+        await using var service = app.Start(ProductionEnvironment(port, data));
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(60) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", StorefrontKey);
+
+        var ready = await service.WaitUntilOkAsync(client, "/health/ready", StartTimeout);
+        ready.Should().BeTrue("the service should become ready; it wrote:\n" + string.Join('\n', service.Output.Concat(service.Errors)));
+        (await client.GetAsync("/health/live")).StatusCode.Should().Be(HttpStatusCode.OK);
+
+        // A storefront pays an order by card, and another through a payment intent and its client secret.
+        var payment = await client.CreatePaidOrderAsync();
+        payment.Str("status").Should().Be("succeeded");
+        var intentOrder = await client.CreateOrderAsync();
+        var intent = await client.CreatePaymentIntentAsync(intentOrder.Id());
+        var clientSecret = intent.Str("client_secret");
+        (await client.ConfirmPaymentIntentAsync(intent)).Str("status").Should().Be("succeeded");
+        // A card that needs 3-D Secure: its response carries a redirect, its payment stays requires_action.
+        var threeDsOrder = await client.CreateOrderAsync();
+        (await (await client.PostJsonAsync($"/v1/orders/{threeDsOrder.Id()}/pay", new { source = Api.Card(ThreeDSecureCard) })).JsonAsync())
+            .Str("status").Should().Be("requires_action");
+
+        using var stranger = new HttpClient { BaseAddress = client.BaseAddress };
+        stranger.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "sk_live_not_a_key_0000");
+        await (await stranger.GetAsync($"/v1/payments/{payment.Id()}")).ShouldBeProblem(HttpStatusCode.Unauthorized, "api_key_invalid");
+        var notFound = await (await client.GetAsync("/v1/payments/pay_does_not_exist")).ShouldBeProblem(HttpStatusCode.NotFound, "payment_not_found");
+        var traceId = notFound.Str("trace_id");
+
+        // A burst of payments, each for its own order, on its own connection; SIGTERM once the first is answered.
+        var orders = new List<string>();
+        for (var i = 0; i < 40; i++)
+        {
+            orders.Add((await client.CreateOrderAsync()).Id());
+        }
+
+        using var burstClient = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 })
+        {
+            BaseAddress = client.BaseAddress,
+            Timeout = TimeSpan.FromSeconds(60),
+        };
+        burstClient.DefaultRequestHeaders.Authorization = client.DefaultRequestHeaders.Authorization;
+        var firstAnswered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var burst = orders.Select(order => PayAsync(burstClient, order, firstAnswered)).ToList();
+        await firstAnswered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var sigtermAt = Stopwatch.GetTimestamp();
+        service.SendSigterm();
+        var outcomes = await Task.WhenAll(burst);
+
+        var exitCode = await service.WaitForExitAsync(TimeSpan.FromSeconds(45));
+        log.WriteLine($"burst: {outcomes.Count(o => o.Status is not null)} answered ({outcomes.Count(o => o.AnsweredAt > sigtermAt && o.Status is not null)} after SIGTERM), " +
+            $"{outcomes.Count(o => o.Status is null)} not taken; exit code {exitCode}");
+        exitCode.Should().Be(0, "SIGTERM is a graceful stop; the service wrote:\n" + string.Join('\n', service.Errors));
+
+        // Every request the service took got its complete answer; one it never took wrote nothing.
+        var paid = await PaymentStatusesAsync(database);
+        foreach (var outcome in outcomes)
+        {
+            if (outcome.Status is { } status)
+            {
+                status.Should().Be(HttpStatusCode.Created, outcome.Body);
+                var body = JsonNode.Parse(outcome.Body!)!;
+                body.Str("status").Should().Be("succeeded");
+                body.Str("order_id").Should().Be(outcome.OrderId);
+                paid.Should().Contain((outcome.OrderId, "succeeded"));
+            }
+            else
+            {
+                outcome.Error.Should().BeAssignableTo<HttpRequestException>("a request the service did not take fails to connect, it is not cut off");
+                paid.Select(row => row.OrderId).Should().NotContain(outcome.OrderId, "a request that got no answer must not have charged");
+            }
+        }
+
+        outcomes.Count(outcome => outcome.Status is not null && outcome.AnsweredAt > sigtermAt).Should().BeGreaterThan(0,
+            "requests in flight when SIGTERM came finish with their answers");
+        paid.Count(row => orders.Contains(row.OrderId)).Should().Be(outcomes.Count(outcome => outcome.Status is not null));
+
+        // The database file is intact after the stop.
+        await using (var connection = new SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False"))
+        {
+            (await connection.ExecuteScalarAsync<string>("PRAGMA integrity_check")).Should().Be("ok");
+        }
+
+        // Logs: one JSON object per line, the trace id in the scope of each request's line, nothing an attacker wants.
+        var lines = service.Output;
+        lines.Should().NotBeEmpty();
+        var entries = lines.Select(line => ParseLine(line)).ToList();
+        entries.Should().NotContain(entry => entry.Str("LogLevel") == "Error" || entry.Str("LogLevel") == "Critical");
+        var requestLines = entries.Where(entry => entry.Str("Category") == "PaymentSlices.Requests").ToList();
+        requestLines.Should().HaveCountGreaterThan(40);
+        requestLines.Should().OnlyContain(entry => TraceIdOf(entry) != null);
+        requestLines.Should().ContainSingle(entry => TraceIdOf(entry) == traceId)
+            .Which["Message"]!.GetValue<string>().Should().StartWith("GET /v1/payments/{paymentId} answered 404 in ");
+        entries.Should().Contain(entry => entry.Str("Category").StartsWith("PaymentSlices.Api.Webhooks", StringComparison.Ordinal),
+            "the failing webhook endpoint is logged, masked");
+
+        var everything = string.Join('\n', lines.Concat(service.Errors));
+        foreach (var secret in new[]
+                 {
+                     Api.VisaCard, ThreeDSecureCard, clientSecret, "_secret_", StorefrontKey, PaymentSystemKey, "sk_live_not_a_key_0000",
+                     WebhookSecret, WebhookPassword, WebhookToken, "\"cvc\"", "\"number\"",
+                 })
+        {
+            everything.Should().NotContain(secret);
+        }
+    }
+
+    [Theory]
+    [InlineData("ApiKeys__Storefront__0", null, "ApiKeys:Storefront")]
+    [InlineData("Idempotency__Retention", "soon", "Idempotency:Retention")]
+    [InlineData("ConnectionStrings__PaymentSlices", "Data Source=/nonexistent-volume/paymentslices.db", "ConnectionStrings:PaymentSlices")]
+    [InlineData("Webhooks__Endpoints__0__Secret", "whsec_short", "Webhooks:Endpoints:0:Secret")]
+    [InlineData("Limits__RequestsPerSecond", "0", "Limits:RequestsPerSecond")]
+    [InlineData("Processor__Sandbox__FailureRate", "1.5", "Processor:Sandbox:FailureRate")]
+    public async Task ABadSetting_StopsStartUpWithExitCode2_AndOneLineNamingIt(string variable, string? value, string named)
+    {
+        var port = PublishedApp.FreePort();
+        var environment = ProductionEnvironment(port, app.NewDataDirectory());
+        if (value is null)
+        {
+            environment.Remove(variable);
+        }
+        else
+        {
+            environment[variable] = value;
+        }
+
+        await using var service = app.Start(environment);
+
+        var exitCode = await service.WaitForExitAsync(StartTimeout);
+
+        exitCode.Should().Be(2, "a setting the service cannot run with stops start-up");
+        service.Errors.Should().ContainSingle(line => line.StartsWith("PaymentSlices did not start: ", StringComparison.Ordinal))
+            .Which.Should().Contain(named);
+        var everything = string.Join('\n', service.Output.Concat(service.Errors));
+        everything.Should().NotContain(WebhookSecret).And.NotContain(StorefrontKey).And.NotContain(PaymentSystemKey);
+        if (variable.EndsWith("Secret", StringComparison.Ordinal))
+        {
+            everything.Should().NotContain(value!);
+        }
+
+        everything.Should().NotContain("   at ", "a setting is not a bug: no stack trace");
+    }
+
+    private sealed record Outcome(string OrderId, HttpStatusCode? Status, string? Body, Exception? Error, long AnsweredAt);
+
+    private static async Task<Outcome> PayAsync(HttpClient client, string orderId, TaskCompletionSource firstAnswered)
+    {
+        try
+        {
+            using var response = await client.PostJsonAsync($"/v1/orders/{orderId}/pay", new { source = Api.Card() });
+            var body = await response.Content.ReadAsStringAsync();
+            firstAnswered.TrySetResult();
+            return new Outcome(orderId, response.StatusCode, body, null, Stopwatch.GetTimestamp());
+        }
+        catch (Exception error) when (error is HttpRequestException or IOException or TaskCanceledException)
+        {
+            firstAnswered.TrySetResult();
+            return new Outcome(orderId, null, null, error, Stopwatch.GetTimestamp());
+        }
+    }
+
+    private static async Task<List<(string OrderId, string Status)>> PaymentStatusesAsync(string database)
+    {
+        await using var connection = new SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False");
+        return (await connection.QueryAsync<(string, string)>("SELECT order_id, status FROM payments WHERE order_id IS NOT NULL")).ToList();
+    }
+
+    private static JsonNode ParseLine(string line)
+    {
+        try
+        {
+            return JsonNode.Parse(line) ?? throw new JsonException("null");
+        }
+        catch (JsonException error)
+        {
+            throw new Xunit.Sdk.XunitException($"A log line is not JSON ({error.Message}): {line}");
+        }
+    }
+
+    private static string? TraceIdOf(JsonNode entry) =>
+        entry["Scopes"] is JsonArray scopes
+            ? scopes.Select(scope => scope?["TraceId"]?.GetValue<string>()).FirstOrDefault(id => id is not null)
+            : null;
+}
