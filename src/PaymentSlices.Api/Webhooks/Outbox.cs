@@ -12,7 +12,7 @@ namespace PaymentSlices.Api.Webhooks;
 /// so a change that rolls back leaves no event, and a committed change always has its event. Each event gets
 /// one pending delivery per endpoint that receives its type; the <see cref="WebhookDispatcher"/> sends them.
 /// </summary>
-public sealed class Outbox(Db db, IOptionsMonitor<WebhookOptions> options, IOptions<JsonOptions> json, TimeProvider clock, WebhookSignal signal)
+public sealed class Outbox(Db db, IOptions<WebhookOptions> options, IOptions<JsonOptions> json, TimeProvider clock, WebhookSignal signal)
 {
     private const string InsertEvent = """
         INSERT INTO events (id, type, subject, payload, status, created_at)
@@ -61,7 +61,7 @@ public sealed class Outbox(Db db, IOptionsMonitor<WebhookOptions> options, IOpti
         var now = clock.Now();
         var id = Ids.New("evt");
         var payload = JsonSerializer.Serialize(new Envelope(id, "event", type, now, new EnvelopeData(data)), json.Value.SerializerOptions);
-        var settings = options.CurrentValue;
+        var settings = options.Value;
         var endpoints = settings.For(type).ToList();
 
         // With no endpoint to send to, nothing is left to deliver: the event is recorded as delivered.

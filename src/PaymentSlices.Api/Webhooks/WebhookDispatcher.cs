@@ -16,24 +16,28 @@ namespace PaymentSlices.Api.Webhooks;
 /// Delivers the outbox's events, at least once, in the background: no request waits for an endpoint.
 /// Each delivery round is a Polly pipeline (a timeout per attempt, quick retries with exponential backoff
 /// and jitter); a round that fails is scheduled again in the database, doubling with jitter up to
-/// <see cref="WebhookOptions.MaxRetryDelay"/>, until <see cref="WebhookOptions.RetryFor"/> runs out. The
-/// schedule lives in the database, so a restart resumes it. Per endpoint, an order's events go out in the
-/// order they were created: a later one waits while an earlier one is still pending.
+/// <see cref="WebhookOptions.MaxRetryDelay"/>, until <see cref="WebhookOptions.RetryFor"/> (counted from the first
+/// attempt) runs out. The schedule lives in the database, so a restart resumes it. Per endpoint, an order's events go
+/// out in the order they were created: a later one waits while an earlier one is still pending. Each endpoint has its
+/// own share of the concurrent deliveries, taken in turn, so a hanging endpoint holds only its own.
 /// </summary>
 public sealed partial class WebhookDispatcher(
-    IServiceScopeFactory scopes, IOptionsMonitor<WebhookOptions> options, WebhookSignal signal, TimeProvider clock, ILogger<WebhookDispatcher> logger)
+    IServiceScopeFactory scopes, IOptions<WebhookOptions> options, WebhookSignal signal, TimeProvider clock, ILogger<WebhookDispatcher> logger)
     : BackgroundService
 {
-    // Due and first in line: no earlier pending event about the same subject for the same endpoint.
+    // Due and first in line (no earlier pending event about the same subject for the same endpoint), oldest first per
+    // endpoint and the endpoints in turn, at most @PerEndpoint each: one endpoint's backlog cannot fill the batch.
     private const string SelectDue = """
-        SELECT d.id, d.event_id, d.endpoint, d.generation, d.rounds, d.retry_until, e.type, e.payload
-        FROM event_deliveries d JOIN events e ON e.id = d.event_id
-        WHERE d.status = 'pending' AND d.next_attempt_at <= @Now
-          AND NOT EXISTS (
-              SELECT 1 FROM event_deliveries p JOIN events pe ON pe.id = p.event_id
-              WHERE p.status = 'pending' AND p.endpoint = d.endpoint AND pe.subject = e.subject AND pe.seq < e.seq)
-        ORDER BY e.seq
-        LIMIT @Limit
+        SELECT id, event_id, endpoint, generation, rounds, retry_until, type, payload FROM (
+            SELECT d.id, d.event_id, d.endpoint, d.generation, d.rounds, d.retry_until, e.type, e.payload, e.seq,
+                   ROW_NUMBER() OVER (PARTITION BY d.endpoint ORDER BY e.seq) AS place
+            FROM event_deliveries d JOIN events e ON e.id = d.event_id
+            WHERE d.status = 'pending' AND d.next_attempt_at <= @Now
+              AND NOT EXISTS (
+                  SELECT 1 FROM event_deliveries p JOIN events pe ON pe.id = p.event_id
+                  WHERE p.status = 'pending' AND p.endpoint = d.endpoint AND pe.subject = e.subject AND pe.seq < e.seq))
+        WHERE place <= @PerEndpoint
+        ORDER BY place, seq
         """;
 
     private const string InsertAttempt = """
@@ -45,7 +49,7 @@ public sealed partial class WebhookDispatcher(
     private const string UpdateDelivery = """
         UPDATE event_deliveries SET
             status = @Status, attempt_count = attempt_count + @Attempts, rounds = rounds + @Rounds,
-            next_attempt_at = @NextAttemptAt, delivered_at = COALESCE(@DeliveredAt, delivered_at)
+            next_attempt_at = @NextAttemptAt, retry_until = @RetryUntil, delivered_at = COALESCE(@DeliveredAt, delivered_at)
         WHERE id = @Id AND generation = @Generation
         """;
 
@@ -59,7 +63,10 @@ public sealed partial class WebhookDispatcher(
 
     private const int MaxErrorLength = 300;
 
-    private readonly ConcurrentDictionary<long, Task> inFlight = new();
+    private readonly ConcurrentDictionary<long, InFlight> inFlight = new();
+
+    // Deliveries whose outcome could not be recorded: not sent again before this time, instead of at once.
+    private readonly ConcurrentDictionary<long, DateTimeOffset> coolingDown = new();
 
     // One client for the process (pooled connections). Redirects are not followed: a 3xx is a failed delivery,
     // and a signed body is never re-posted somewhere the configuration did not name.
@@ -83,75 +90,115 @@ public sealed partial class WebhookDispatcher(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        while (!stoppingToken.IsCancellationRequested)
+        try
         {
-            try
+            while (!stoppingToken.IsCancellationRequested)
             {
-                await StartDueAsync(stoppingToken);
-            }
-            catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
-            {
-                LogDispatchFailed(logger, exception);
-            }
+                try
+                {
+                    await StartDueAsync(stoppingToken);
+                }
+                catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
+                {
+                    LogDispatchFailed(logger, exception);
+                }
 
-            try
-            {
-                await signal.WaitAsync(options.CurrentValue.PollInterval, stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                break;
+                await signal.WaitAsync(options.Value.PollInterval, stoppingToken);
             }
         }
-
-        // Shutting down: deliveries in flight were cancelled with the host; each records what it got and stays pending.
-        await Task.WhenAll(inFlight.Values);
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping: the wait or the query was cancelled.
+        }
+        finally
+        {
+            // Deliveries in flight were cancelled with the host; each records what it got and stays pending.
+            await Task.WhenAll(inFlight.Values.Select(delivery => delivery.Task));
+        }
     }
 
     private async Task StartDueAsync(CancellationToken stoppingToken)
     {
-        var settings = options.CurrentValue;
-        var capacity = settings.MaxConcurrentDeliveries - inFlight.Count;
+        var settings = options.Value;
+        var (total, perEndpoint) = Slots(settings);
+
+        // Taken before the query: a delivery that finishes while the query runs may be read as still pending, and
+        // must not be sent again from that stale row. One not in flight now cannot start before the query ends
+        // (only this loop starts deliveries), so the query sees its last recorded state.
+        var busy = inFlight.ToDictionary(entry => entry.Key, entry => entry.Value.Endpoint);
+        var capacity = total - busy.Count;
         if (capacity <= 0)
         {
             return;
         }
 
-        // Taken before the query: a delivery that finishes while the query runs may be read as still pending, and
-        // must not be sent again from that stale row. One not in flight now cannot start before the query ends
-        // (only this loop starts deliveries), so the query sees its last recorded state.
-        var busy = inFlight.Keys.ToHashSet();
+        var now = clock.Now();
+        foreach (var (id, until) in coolingDown)
+        {
+            if (until <= now)
+            {
+                coolingDown.TryRemove(id, out _);
+            }
+        }
+
         List<DueDelivery> due;
         await using (var scope = scopes.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<Db>();
             var connection = await db.OpenAsync(stoppingToken);
+            // Twice the share: an endpoint's deliveries in flight are still pending and come back first.
             due = (await connection.QueryAsync<DueDelivery>(
-                db.Command(SelectDue, new { Now = clock.Now(), Limit = capacity + busy.Count }, stoppingToken))).ToList();
+                db.Command(SelectDue, new { Now = now, PerEndpoint = 2 * perEndpoint }, stoppingToken))).ToList();
         }
 
-        foreach (var delivery in due.Where(delivery => !busy.Contains(delivery.Id)).Take(capacity))
+        var running = busy.Values.GroupBy(endpoint => endpoint).ToDictionary(group => group.Key, group => group.Count());
+        foreach (var delivery in due)
         {
-            var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            inFlight[delivery.Id] = Task.Run(async () =>
+            var held = running.GetValueOrDefault(delivery.Endpoint);
+            if (capacity == 0 || busy.ContainsKey(delivery.Id) || coolingDown.ContainsKey(delivery.Id) || held >= perEndpoint)
             {
-                await start.Task;
-                try
-                {
-                    await DeliverAsync(delivery, settings, stoppingToken);
-                }
-                catch (Exception exception)
-                {
-                    LogDeliveryNotRecorded(logger, delivery.EventId, exception); // it stays pending, so it is sent again
-                }
-                finally
-                {
-                    inFlight.TryRemove(delivery.Id, out _);
-                    signal.Wake(); // a slot is free, and the next event of this subject may be first in line now
-                }
-            }, CancellationToken.None);
-            start.SetResult();
+                continue;
+            }
+
+            running[delivery.Endpoint] = held + 1;
+            capacity--;
+            Start(delivery, settings, stoppingToken);
         }
+    }
+
+    /// <summary>
+    /// Deliveries in flight at once, and each endpoint's share of them: a hanging endpoint holds only its share,
+    /// and every endpoint has at least one slot.
+    /// </summary>
+    internal static (int Total, int PerEndpoint) Slots(WebhookOptions settings)
+    {
+        var endpoints = Math.Max(1, settings.Endpoints.Length);
+        return (Math.Max(settings.MaxConcurrentDeliveries, endpoints), Math.Max(1, settings.MaxConcurrentDeliveries / endpoints));
+    }
+
+    private void Start(DueDelivery delivery, WebhookOptions settings, CancellationToken stoppingToken)
+    {
+        var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        inFlight[delivery.Id] = new InFlight(delivery.Endpoint, Task.Run(async () =>
+        {
+            await start.Task;
+            try
+            {
+                await DeliverAsync(delivery, settings, stoppingToken);
+            }
+            catch (Exception exception)
+            {
+                // It stays pending, so it is sent again: after a pause, not in a tight loop while the database fails.
+                coolingDown[delivery.Id] = clock.Now() + settings.RetryDelay;
+                LogDeliveryNotRecorded(logger, delivery.EventId, settings.RetryDelay, exception);
+            }
+            finally
+            {
+                inFlight.TryRemove(delivery.Id, out _);
+                signal.Wake(); // a slot is free, and the next event of this subject may be first in line now
+            }
+        }, CancellationToken.None));
+        start.SetResult();
     }
 
     private async Task DeliverAsync(DueDelivery delivery, WebhookOptions settings, CancellationToken stoppingToken)
@@ -209,7 +256,7 @@ public sealed partial class WebhookDispatcher(
         }
         catch (OperationCanceledException exception)
         {
-            attempts.Add(new Attempt(attemptedAt, null, $"No answer within {options.CurrentValue.AttemptTimeout.TotalSeconds:0.###} s.", Elapsed(started)));
+            attempts.Add(new Attempt(attemptedAt, null, $"No answer within {options.Value.AttemptTimeout.TotalSeconds:0.###} s.", Elapsed(started)));
             return Outcome.FromException<int>(exception);
         }
         catch (HttpRequestException exception)
@@ -224,10 +271,15 @@ public sealed partial class WebhookDispatcher(
     {
         var now = clock.Now();
         var rounds = interrupted ? 0 : 1;
-        var (status, next) = delivered ? ("delivered", (DateTimeOffset?)null)
-            : giveUp ? ("failed", null)
-            : interrupted ? ("pending", now) // resumes at the next start
-            : NextRound(delivery, settings, now);
+        // The retry window starts at the first attempt, not when the event was written: an event that waited behind
+        // an earlier one of its order still gets the whole window.
+        var retryUntil = delivery.Rounds == 0 && attempts.Count > 0 && attempts[0].AttemptedAt + settings.RetryFor > delivery.RetryUntil
+            ? attempts[0].AttemptedAt + settings.RetryFor
+            : delivery.RetryUntil;
+        DateTimeOffset? next = delivered || giveUp ? null
+            : interrupted ? now // resumes at the next start
+            : RetrySchedule.Next(delivery.Rounds, retryUntil, now, settings.RetryDelay, settings.MaxRetryDelay, Random.Shared.NextDouble());
+        var status = delivered ? "delivered" : next is null ? "failed" : "pending";
 
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<Db>();
@@ -254,6 +306,7 @@ public sealed partial class WebhookDispatcher(
             Attempts = attempts.Count,
             Rounds = rounds,
             NextAttemptAt = next,
+            RetryUntil = retryUntil,
             DeliveredAt = delivered ? now : (DateTimeOffset?)null,
         }, CancellationToken.None));
         await connection.ExecuteAsync(db.Command(UpdateEventStatus, new { delivery.EventId }, CancellationToken.None));
@@ -268,15 +321,6 @@ public sealed partial class WebhookDispatcher(
         {
             LogRetryScheduled(logger, delivery.EventId, delivery.Type, endpoint, attempts.LastOrDefault()?.Error, next);
         }
-    }
-
-    /// <summary>The next scheduled round: the delay doubles each round, with ±20% jitter, capped; past the retry window the delivery fails.</summary>
-    private static (string Status, DateTimeOffset? Next) NextRound(DueDelivery delivery, WebhookOptions settings, DateTimeOffset now)
-    {
-        var exponent = Math.Min(delivery.Rounds, 30);
-        var delay = Math.Min(settings.RetryDelay.TotalMilliseconds * Math.Pow(2, exponent), settings.MaxRetryDelay.TotalMilliseconds);
-        var next = now + TimeSpan.FromMilliseconds(delay * (0.8 + (0.4 * Random.Shared.NextDouble())));
-        return next > delivery.RetryUntil ? ("failed", null) : ("pending", next);
     }
 
     private ResiliencePipeline<int> Pipeline(WebhookOptions settings)
@@ -296,6 +340,7 @@ public sealed partial class WebhookDispatcher(
                 Delay = settings.ImmediateRetryDelay,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
+                MaxDelay = TimeSpan.FromMinutes(1),
             });
         }
 
@@ -305,6 +350,8 @@ public sealed partial class WebhookDispatcher(
     }
 
     private static long Elapsed(long started) => (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+
+    private sealed record InFlight(string Endpoint, Task Task);
 
     private sealed record Attempt(DateTimeOffset AttemptedAt, int? StatusCode, string? Error, long DurationMs);
 
@@ -323,12 +370,34 @@ public sealed partial class WebhookDispatcher(
     [LoggerMessage(Level = LogLevel.Warning, Message = "The webhook dispatcher could not read due deliveries; it tries again at its next poll")]
     private static partial void LogDispatchFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook event {EventId}: the delivery's outcome could not be recorded; it stays pending and is sent again")]
-    private static partial void LogDeliveryNotRecorded(ILogger logger, string eventId, Exception exception);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook event {EventId}: the delivery's outcome could not be recorded; it stays pending and is sent again in {Pause}")]
+    private static partial void LogDeliveryNotRecorded(ILogger logger, string eventId, TimeSpan pause, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Webhook event {EventId} ({EventType}) to {Endpoint} failed ({Error}); next round at {NextAttemptAt}")]
     private static partial void LogRetryScheduled(ILogger logger, string eventId, string eventType, string endpoint, string? error, DateTimeOffset? nextAttemptAt);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook event {EventId} ({EventType}) to {Endpoint} failed after {Rounds} rounds; it is marked failed and can be redelivered")]
     private static partial void LogGaveUp(ILogger logger, string eventId, string eventType, string endpoint, int rounds);
+}
+
+/// <summary>When a delivery whose round failed is tried again: the delay doubles each round from the first retry's, with ±20% jitter, up to the longest; the last round falls at the window's end; past it, never (the delivery fails).</summary>
+internal static class RetrySchedule
+{
+    /// <param name="rounds">Failed rounds before this one.</param>
+    /// <param name="windowEnd">The end of the retry window.</param>
+    /// <param name="now">When this round failed.</param>
+    /// <param name="retryDelay">The first retry's delay.</param>
+    /// <param name="maxRetryDelay">The longest delay.</param>
+    /// <param name="random">A number in [0, 1) for the jitter.</param>
+    public static DateTimeOffset? Next(int rounds, DateTimeOffset windowEnd, DateTimeOffset now, TimeSpan retryDelay, TimeSpan maxRetryDelay, double random)
+    {
+        if (now >= windowEnd)
+        {
+            return null;
+        }
+
+        var delay = Math.Min(retryDelay.TotalMilliseconds * Math.Pow(2, Math.Min(rounds, 30)), maxRetryDelay.TotalMilliseconds);
+        var next = now + TimeSpan.FromMilliseconds(delay * (0.8 + (0.4 * random)));
+        return next < windowEnd ? next : windowEnd;
+    }
 }

@@ -33,7 +33,7 @@ public sealed class WebhookOptions
     /// <summary>How often the dispatcher looks for due deliveries when nothing woke it earlier.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Deliveries in flight at once; a slow endpoint holds only its own.</summary>
+    /// <summary>Deliveries in flight at once, shared equally by the endpoints (each has at least one): a slow endpoint holds only its share.</summary>
     public int MaxConcurrentDeliveries { get; set; } = 8;
 
     /// <summary>The endpoints that receive an event of this type.</summary>
@@ -98,12 +98,13 @@ public sealed class WebhookOptionsValidator : IValidateOptions<WebhookOptions>
         Check(failures, options.AttemptTimeout >= TimeSpan.FromMilliseconds(10) && options.AttemptTimeout <= TimeSpan.FromMinutes(5),
             "Webhooks:AttemptTimeout must be between 00:00:00.010 and 00:05:00.");
         Check(failures, options.ImmediateRetries is >= 0 and <= 10, "Webhooks:ImmediateRetries must be between 0 and 10.");
-        Check(failures, options.ImmediateRetryDelay >= TimeSpan.Zero && options.ImmediateRetryDelay <= TimeSpan.FromMinutes(1),
-            "Webhooks:ImmediateRetryDelay must be between 00:00:00 and 00:01:00.");
+        Check(failures, options.ImmediateRetryDelay >= TimeSpan.FromMilliseconds(1) && options.ImmediateRetryDelay <= TimeSpan.FromMinutes(1),
+            "Webhooks:ImmediateRetryDelay must be between 00:00:00.001 and 00:01:00.");
         Check(failures, options.RetryDelay > TimeSpan.Zero && options.RetryDelay <= options.MaxRetryDelay,
             "Webhooks:RetryDelay must be positive and at most Webhooks:MaxRetryDelay.");
         Check(failures, options.MaxRetryDelay <= TimeSpan.FromDays(1), "Webhooks:MaxRetryDelay must be at most 1.00:00:00.");
-        Check(failures, options.RetryFor > TimeSpan.Zero, "Webhooks:RetryFor must be a positive time span, e.g. 3.00:00:00 for three days.");
+        Check(failures, options.RetryFor > TimeSpan.Zero && options.RetryFor <= TimeSpan.FromDays(30),
+            "Webhooks:RetryFor must be a positive time span of at most 30 days, e.g. 3.00:00:00 for three days.");
         Check(failures, options.PollInterval >= TimeSpan.FromMilliseconds(10) && options.PollInterval <= TimeSpan.FromMinutes(1),
             "Webhooks:PollInterval must be between 00:00:00.010 and 00:01:00.");
         Check(failures, options.MaxConcurrentDeliveries is >= 1 and <= 256, "Webhooks:MaxConcurrentDeliveries must be between 1 and 256.");

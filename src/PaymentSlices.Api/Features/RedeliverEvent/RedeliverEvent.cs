@@ -17,7 +17,7 @@ public static class RedeliverEvent
 {
     public sealed record Command(string EventId) : ICommand<ApiResult<EventResource>>;
 
-    public sealed class Handler(Db db, IOptionsMonitor<WebhookOptions> options, TimeProvider clock, WebhookSignal signal)
+    public sealed class Handler(Db db, IOptions<WebhookOptions> options, TimeProvider clock, WebhookSignal signal)
         : IRequestHandler<Command, ApiResult<EventResource>>
     {
         private const string SelectEvent = "SELECT * FROM events WHERE id = @EventId";
@@ -48,7 +48,7 @@ public static class RedeliverEvent
                 return ApiError.NotFound("event_not_found", "Event not found");
             }
 
-            var settings = options.CurrentValue;
+            var settings = options.Value;
             var endpoints = settings.For(row.Type).ToList();
             if (endpoints.Count == 0)
             {
