@@ -10,9 +10,10 @@ RUN bash fetch-scalar.sh 1.72.1 sha512-XpEJ0rfc/cXbCrR+iC4kK0o/WwX2dTtGQbT049OlP
 # Build: the SDK restores (a layer cached until a project file changes), then publishes in Release.
 FROM mcr.microsoft.com/dotnet/sdk:10.0.401-noble AS build
 WORKDIR /source
-COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
+COPY global.json Directory.Build.props Directory.Packages.props ./
 COPY src/PaymentSlices.Api/PaymentSlices.Api.csproj src/PaymentSlices.Api/
 RUN dotnet restore src/PaymentSlices.Api/PaymentSlices.Api.csproj
+COPY .editorconfig ./
 COPY src/ src/
 COPY build/ build/
 # The bundle where the project's build looks for it, so the publish ships it without fetching again.
@@ -20,7 +21,8 @@ COPY --from=scalar /scalar/standalone.js artifacts/scalar/1.72.1/standalone.js
 RUN dotnet publish src/PaymentSlices.Api/PaymentSlices.Api.csproj -c Release -o /app --no-restore \
     && test -s /app/scalar/standalone.js
 
-# Run: the ASP.NET runtime only, as the image's non-root `app` user, the database on a volume.
+# Run: the ASP.NET runtime only, as the image's non-root `app` user (by its numeric id, so that Kubernetes'
+# runAsNonRoot can verify it), the database on a volume.
 FROM mcr.microsoft.com/dotnet/aspnet:10.0.12-noble AS runtime
 WORKDIR /app
 ENV ASPNETCORE_ENVIRONMENT=Production \
@@ -29,6 +31,6 @@ ENV ASPNETCORE_ENVIRONMENT=Production \
 RUN mkdir -p /data && chown app:app /data
 VOLUME /data
 COPY --from=build /app .
-USER app
+USER $APP_UID
 EXPOSE 8080
 ENTRYPOINT ["dotnet", "PaymentSlices.Api.dll"]

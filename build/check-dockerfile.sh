@@ -35,7 +35,14 @@ done < <(grep -E '^(COPY|ADD)[[:space:]]' Dockerfile)
 
 sdk=$(sed -nE 's/.*"version": *"([^"]+)".*/\1/p' global.json)
 grep -qE "^FROM mcr\.microsoft\.com/dotnet/sdk:${sdk//./\\.}-" Dockerfile || fail "the build stage's SDK tag is not global.json's SDK ($sdk)"
-grep -qE '^FROM .*:(latest|10\.0)( |$)' Dockerfile && fail "a FROM tag is not pinned to a patch version"
+# Every base image pinned to a full version (x.y.z, optionally -variant); a FROM naming an earlier stage is fine.
+stages=()
+while read -r _ image rest; do
+  if [[ " ${stages[*]} " != *" $image "* ]] && ! [[ "$image" =~ :[0-9]+\.[0-9]+\.[0-9]+(-[a-z0-9.-]+)?$ ]]; then
+    fail "FROM $image is not pinned to a full version (x.y.z)"
+  fi
+  [[ "$rest" =~ [Aa][Ss][[:space:]]+([^[:space:]]+) ]] && stages+=("${BASH_REMATCH[1]}")
+done < <(grep -E '^FROM[[:space:]]' Dockerfile | sed -E 's/--platform=[^[:space:]]+[[:space:]]+//')
 grep -qE '^USER ' Dockerfile || fail "no USER: the image would run as root"
 
 [ "$status" -eq 0 ] && echo "dockerfile: syntax, copied paths and pins are fine"

@@ -31,6 +31,7 @@ try
         .AddJsonConventions()
         .AddErrorEnvelope()
         .AddApiKeys(builder.Configuration)
+        .AddShutdown(builder.Configuration)
         .AddDatabase(builder.Configuration)
         .AddMediatorPipeline()
         .AddIdempotency(builder.Configuration)
@@ -92,6 +93,12 @@ catch (Exception error) when (StartupFailure.IsProcessEntryPoint && StartupFailu
 {
     await Console.Error.WriteLineAsync($"PaymentSlices did not start: {message}");
     return StartupFailure.ExitCode;
+}
+// Anything else (the port is taken, a bug): the exception for the operator, and exit code 1 instead of an abort.
+catch (Exception error) when (StartupFailure.IsProcessEntryPoint)
+{
+    await Console.Error.WriteLineAsync($"PaymentSlices stopped: {error}");
+    return 1;
 }
 
 /// <summary>The entry point, visible to the tests' WebApplicationFactory.</summary>

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using Dapper;
 using Microsoft.Data.Sqlite;
+using PaymentSlices.Api.Pipeline;
 
 namespace PaymentSlices.Api.Database;
 
@@ -44,7 +45,7 @@ public sealed class WriteGate : IDisposable
 /// The request's database session. Queries open a connection of their own; a command gets one write
 /// transaction, begun by the pipeline, that the handler and the pipeline's behaviours all write into.
 /// </summary>
-public sealed class Db(DbConnectionFactory factory, WriteGate gate) : IAsyncDisposable
+public sealed class Db(DbConnectionFactory factory, WriteGate gate, ShutdownDrain drain) : IAsyncDisposable
 {
     private DbConnection? connection;
     private bool holdsGate;
@@ -61,14 +62,44 @@ public sealed class Db(DbConnectionFactory factory, WriteGate gate) : IAsyncDisp
     public CommandDefinition Command(string sql, object? parameters, CancellationToken cancellationToken) =>
         new(sql, parameters, Transaction, cancellationToken: cancellationToken);
 
-    public async Task BeginAsync(CancellationToken cancellationToken)
+    /// <summary>Waits for the write gate and begins the transaction; for a background job, which is never refused.</summary>
+    public Task BeginAsync(CancellationToken cancellationToken) => BeginAsync(refuseWhenDraining: false, cancellationToken);
+
+    /// <summary>
+    /// The same for a request: when the service is stopping and its drain deadline passes while this request still
+    /// waits for its turn, it is refused with <see cref="ServiceStoppingException"/> (503), nothing written.
+    /// </summary>
+    public Task BeginRequestAsync(CancellationToken cancellationToken) => BeginAsync(refuseWhenDraining: true, cancellationToken);
+
+    private async Task BeginAsync(bool refuseWhenDraining, CancellationToken cancellationToken)
     {
         if (Transaction is not null)
         {
             throw new InvalidOperationException("A write transaction is already open in this request.");
         }
 
-        await gate.WaitAsync(cancellationToken);
+        if (refuseWhenDraining)
+        {
+            if (drain.Closed.IsCancellationRequested)
+            {
+                throw new ServiceStoppingException();
+            }
+
+            using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, drain.Closed);
+            try
+            {
+                await gate.WaitAsync(waiting.Token);
+            }
+            catch (OperationCanceledException) when (drain.Closed.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw new ServiceStoppingException();
+            }
+        }
+        else
+        {
+            await gate.WaitAsync(cancellationToken);
+        }
+
         holdsGate = true;
         var open = await OpenAsync(cancellationToken);
         Transaction = await open.BeginTransactionAsync(cancellationToken); // BEGIN IMMEDIATE on SQLite

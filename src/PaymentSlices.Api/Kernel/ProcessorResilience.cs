@@ -108,13 +108,14 @@ public static class ProcessorRegistration
         services.AddOptions<SandboxOptions>()
             .Bind(configuration.GetSection(SandboxOptions.Section))
             .Validate(o => o.FailureRate is >= 0 and <= 1, "Processor:Sandbox:FailureRate must be between 0 and 1.")
-            .Validate(o => o.Latency >= TimeSpan.Zero, "Processor:Sandbox:Latency must not be negative.")
+            .Validate(o => o.Latency >= TimeSpan.Zero && o.Latency <= TimeSpan.FromMinutes(1),
+                "Processor:Sandbox:Latency must be between 00:00:00 and 00:01:00 (a bare number means days).")
             .ValidateOnStart();
         // Polly's own ranges, so that a bad value stops start-up instead of failing every payment.
         services.AddOptions<ProcessorResilienceOptions>()
             .Bind(configuration.GetSection(ProcessorResilienceOptions.Section))
             .Validate(o => o.AttemptTimeout >= TimeSpan.FromMilliseconds(10) && o.AttemptTimeout <= TimeSpan.FromHours(24),
-                "Processor:Resilience:AttemptTimeout must be between 00:00:00.010 and 1.00:00:00.")
+                "Processor:Resilience:AttemptTimeout must be between 00:00:00.010 and 1.00:00:00 (a bare number means days).")
             .Validate(o => o.MaxRetryAttempts is >= 1 and <= 10, "Processor:Resilience:MaxRetryAttempts must be between 1 and 10.")
             .Validate(o => o.RetryDelay >= TimeSpan.Zero && o.RetryDelay <= TimeSpan.FromMinutes(1),
                 "Processor:Resilience:RetryDelay must be between 00:00:00 and 00:01:00.")

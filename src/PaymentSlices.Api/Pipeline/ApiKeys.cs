@@ -13,6 +13,9 @@ public sealed class ApiKeyOptions
 {
     public const string Section = "ApiKeys";
 
+    /// <summary>The shortest key accepted at start-up: guessing one must be hopeless.</summary>
+    public const int MinimumKeyLength = 16;
+
     public string[] Storefront { get; set; } = [];
 
     public string[] PaymentSystem { get; set; } = [];
@@ -41,6 +44,11 @@ public static class ApiRoles
                 "(environment ApiKeys__Storefront__0 and ApiKeys__PaymentSystem__0). Only Development has default keys.")
             .Validate(options => options.Storefront.Concat(options.PaymentSystem).All(key => !string.IsNullOrWhiteSpace(key)),
                 "ApiKeys: a configured API key is empty.")
+            // A key read from a file often ends with a newline: it would start, and then no request could ever match it.
+            .Validate(options => options.Storefront.Concat(options.PaymentSystem).All(key => string.IsNullOrWhiteSpace(key) || key == key.Trim()),
+                "ApiKeys: a configured API key starts or ends with white space (a newline from a file?); remove it.")
+            .Validate(options => options.Storefront.Concat(options.PaymentSystem).All(key => string.IsNullOrWhiteSpace(key) || key.Trim().Length >= ApiKeyOptions.MinimumKeyLength),
+                $"ApiKeys: a configured API key is shorter than {ApiKeyOptions.MinimumKeyLength} characters; use a long random key.")
             .Validate(options => !options.Storefront.Intersect(options.PaymentSystem, StringComparer.Ordinal).Any(),
                 "ApiKeys: the same key is configured for both roles; give each role its own keys.")
             .ValidateOnStart();

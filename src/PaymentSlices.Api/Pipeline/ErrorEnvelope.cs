@@ -118,12 +118,13 @@ public static partial class ErrorEnvelope
                     "invalid_json", "The request body is not valid JSON.", [Group("$", "Send a JSON object as the request body.")]),
                 BadHttpRequestException bad => new ProblemDetails { Status = bad.StatusCode },
                 ProcessorUnavailableException unavailable => Unavailable(httpContext, unavailable),
+                ServiceStoppingException => Stopping(httpContext),
                 _ => null,
             };
 
             if (problem is null)
             {
-                LogUnhandled(logger, exception, httpContext.Request.Method, httpContext.Request.Path);
+                LogUnhandled(logger, exception, httpContext.Request.Method, RequestLog.RouteOf(httpContext));
                 problem = new ProblemDetails { Status = StatusCodes.Status500InternalServerError, Title = "Internal server error" };
                 problem.Extensions[CodeKey] = "internal_error";
                 problem.Detail = "An unexpected error occurred. It was logged with this trace_id.";
@@ -137,8 +138,8 @@ public static partial class ErrorEnvelope
         [GeneratedRegex("^Failed to bind parameter \"(?<type>[^\"]+) (?<name>[A-Za-z0-9_]+)\" from ", RegexOptions.CultureInvariant)]
         private static partial Regex BindingFailure();
 
-        [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception on {Method} {Path}")]
-        private static partial void LogUnhandled(ILogger logger, Exception exception, string method, PathString path);
+        [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception on {Method} {Route}")]
+        private static partial void LogUnhandled(ILogger logger, Exception exception, string method, string route);
 
         /// <summary>The processor is down or its breaker is open: nothing was half-written (the transaction rolled back).</summary>
         private static ProblemDetails Unavailable(HttpContext httpContext, ProcessorUnavailableException unavailable)
@@ -153,6 +154,22 @@ public static partial class ErrorEnvelope
                          "a charge the processor may already have made is then reused, never repeated.",
             };
             problem.Extensions[CodeKey] = "processor_unavailable";
+            return problem;
+        }
+
+        /// <summary>Refused while the service drains on shutdown: it was still queued, so nothing was written.</summary>
+        private static ProblemDetails Stopping(HttpContext httpContext)
+        {
+            httpContext.Response.Headers.RetryAfter = "5";
+            httpContext.Response.Headers.Connection = "close";
+            var problem = new ProblemDetails
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Title = "Service stopping",
+                Detail = "The service is restarting and did not process this request; nothing was recorded. Retry in a few seconds " +
+                         "with the same Idempotency-Key.",
+            };
+            problem.Extensions[CodeKey] = "service_unavailable";
             return problem;
         }
 

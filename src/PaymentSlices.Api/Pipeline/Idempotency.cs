@@ -108,7 +108,7 @@ public sealed partial class IdempotencyFilter(
     private async Task<object?> RunOnceAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next, KeyClaim claim)
     {
         var http = context.HttpContext;
-        await db.BeginAsync(CancellationToken.None);
+        await db.BeginRequestAsync(CancellationToken.None);
         var connection = await db.OpenAsync(CancellationToken.None);
         var now = clock.Now();
         var claimed = await connection.ExecuteAsync(db.Command(Claim, new
@@ -318,8 +318,10 @@ public static class IdempotencyRegistration
     {
         services.AddOptions<IdempotencyOptions>()
             .Bind(configuration.GetSection(IdempotencyOptions.Section))
-            .Validate(o => o.Retention > TimeSpan.Zero, "Idempotency:Retention must be a positive time span, e.g. 1.00:00:00 for 24 hours.")
-            .Validate(o => o.PurgeInterval > TimeSpan.Zero, "Idempotency:PurgeInterval must be a positive time span, e.g. 00:15:00.")
+            .Validate(o => o.Retention > TimeSpan.Zero && o.Retention <= TimeSpan.FromDays(30),
+                "Idempotency:Retention must be between 00:00:00 and 30.00:00:00, e.g. 1.00:00:00 for 24 hours (a bare number means days).")
+            .Validate(o => o.PurgeInterval >= TimeSpan.FromMilliseconds(10) && o.PurgeInterval <= TimeSpan.FromDays(1),
+                "Idempotency:PurgeInterval must be between 00:00:00.010 and 1.00:00:00, e.g. 00:15:00 (a bare number means days).")
             .ValidateOnStart();
         services.AddSingleton<IdempotencyInFlight>();
         services.AddScoped<IdempotencyFilter>();

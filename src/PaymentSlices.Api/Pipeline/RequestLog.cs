@@ -9,12 +9,31 @@ namespace PaymentSlices.Api.Pipeline;
 /// the template (<c>/v1/orders/{orderId}/pay</c>), never the query string, a header or the body, so no key, card or
 /// secret can reach it. The request's log scope (with <c>TraceId</c>) is around it, as around every line of the request.
 /// </summary>
+/// <remarks>
+/// ASP.NET Core's own request scope would add the raw path (<c>RequestPath</c>) to every line, and a path can hold what
+/// a client should not have put there (a card number typed into a URL, the 3-D Secure page's payment id), so the
+/// <c>Microsoft.AspNetCore.Hosting.Diagnostics</c> category is off (appsettings.json). Without it the framework would
+/// no longer start a request activity, so a listener asks for one: its trace id is the lines' <c>TraceId</c> scope and
+/// the problems' <c>trace_id</c>.
+/// </remarks>
 public static partial class RequestLog
 {
     public const string Category = "PaymentSlices.Requests";
 
+    private static readonly Lazy<ActivityListener> RequestActivities = new(() =>
+    {
+        var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Microsoft.AspNetCore",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.PropagationData,
+        };
+        ActivitySource.AddActivityListener(listener);
+        return listener;
+    });
+
     public static IApplicationBuilder UseRequestLog(this IApplicationBuilder app)
     {
+        _ = RequestActivities.Value;
         var logger = app.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger(Category);
         return app.Use(async (context, next) =>
         {
@@ -39,7 +58,7 @@ public static partial class RequestLog
     }
 
     // After an exception the error handler clears the endpoint; the one that threw is on its feature.
-    private static string RouteOf(HttpContext context) =>
+    internal static string RouteOf(HttpContext context) =>
         (context.GetEndpoint() ?? context.Features.Get<IExceptionHandlerFeature>()?.Endpoint) is RouteEndpoint { RoutePattern: RoutePattern pattern }
             ? "/" + pattern.RawText?.TrimStart('/')
             : "(no route)";

@@ -21,7 +21,8 @@ public static class StartupFailure
     {
         InvalidConfigurationException configuration => configuration.Message,
         OptionsValidationException validation => string.Join(" ", validation.Failures),
-        // The binder's own message names the setting and the type; its inner exception would echo the value.
+        // The binder's own message names the setting, the type and the value (only numbers, durations and flags are
+        // converted, never a key or a secret); its inner exceptions only repeat it.
         InvalidOperationException conversion when conversion.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal) =>
             conversion.Message + " Durations are written d.hh:mm:ss (00:00:30), numbers without units.",
         AggregateException aggregate when aggregate.InnerExceptions.Count > 0 && aggregate.InnerExceptions.All(inner => Describe(inner) is not null) =>

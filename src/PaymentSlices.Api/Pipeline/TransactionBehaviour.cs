@@ -22,7 +22,7 @@ public sealed class TransactionBehaviour<TRequest, TResponse>(Db db) : IPipeline
             return await next();
         }
 
-        await db.BeginAsync(cancellationToken);
+        await db.BeginRequestAsync(cancellationToken);
         try
         {
             var response = await next();

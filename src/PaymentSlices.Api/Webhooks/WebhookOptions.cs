@@ -104,7 +104,7 @@ public sealed class WebhookOptionsValidator : IValidateOptions<WebhookOptions>
             "Webhooks:RetryDelay must be positive and at most Webhooks:MaxRetryDelay.");
         Check(failures, options.MaxRetryDelay <= TimeSpan.FromDays(1), "Webhooks:MaxRetryDelay must be at most 1.00:00:00.");
         Check(failures, options.RetryFor > TimeSpan.Zero && options.RetryFor <= TimeSpan.FromDays(30),
-            "Webhooks:RetryFor must be a positive time span of at most 30 days, e.g. 3.00:00:00 for three days.");
+            "Webhooks:RetryFor must be a positive time span of at most 30 days, e.g. 3.00:00:00 for three days (a bare number means days).");
         Check(failures, options.PollInterval >= TimeSpan.FromMilliseconds(10) && options.PollInterval <= TimeSpan.FromMinutes(1),
             "Webhooks:PollInterval must be between 00:00:00.010 and 00:01:00.");
         Check(failures, options.MaxConcurrentDeliveries is >= 1 and <= 256, "Webhooks:MaxConcurrentDeliveries must be between 1 and 256.");

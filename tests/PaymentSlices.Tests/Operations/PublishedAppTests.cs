@@ -21,6 +21,8 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
     private const string WebhookPassword = "hook-password-4e1a";
     private const string WebhookToken = "hook-token-8c2f";
     private const string ThreeDSecureCard = "4000002500003155";
+    private const string CardInAPath = "4111111111111111";
+    private const string CardInABadRequest = "4000056655665556";
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
     private static Dictionary<string, string> ProductionEnvironment(int port, string dataDirectory) => new()
@@ -69,6 +71,10 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
         await (await stranger.GetAsync($"/v1/payments/{payment.Id()}")).ShouldBeProblem(HttpStatusCode.Unauthorized, "api_key_invalid");
         var notFound = await (await client.GetAsync("/v1/payments/pay_does_not_exist")).ShouldBeProblem(HttpStatusCode.NotFound, "payment_not_found");
         var traceId = notFound.Str("trace_id");
+        // What a careless client may send: a card number in a URL, a card in a request that fails validation.
+        await (await client.GetAsync($"/v1/orders/{CardInAPath}")).ShouldBeProblem(HttpStatusCode.NotFound, "order_not_found");
+        var badCard = new Dictionary<string, object?> { ["object"] = "card", ["number"] = CardInABadRequest, ["cvc"] = "98x", ["exp_month"] = 13, ["exp_year"] = 2030 };
+        await (await client.PostJsonAsync($"/v1/orders/{threeDsOrder.Id()}/pay", new { source = badCard })).ShouldBeProblem(HttpStatusCode.BadRequest, "validation_failed");
 
         // A burst of payments, each for its own order, on its own connection; SIGTERM once the first is answered.
         var orders = new List<string>();
@@ -109,7 +115,10 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
             }
             else
             {
-                outcome.Error.Should().BeAssignableTo<HttpRequestException>("a request the service did not take fails to connect, it is not cut off");
+                // Refused (the listener is closed) or closed before the request was read (an idle connection); a request the
+                // service took and then cut off would also end here, and is caught by the charge check below.
+                outcome.Error.Should().BeOfType<HttpRequestException>().Which.HttpRequestError
+                    .Should().BeOneOf(HttpRequestError.ConnectionError, HttpRequestError.ResponseEnded);
                 paid.Select(row => row.OrderId).Should().NotContain(outcome.OrderId, "a request that got no answer must not have charged");
             }
         }
@@ -141,20 +150,82 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
         foreach (var secret in new[]
                  {
                      Api.VisaCard, ThreeDSecureCard, clientSecret, "_secret_", StorefrontKey, PaymentSystemKey, "sk_live_not_a_key_0000",
-                     WebhookSecret, WebhookPassword, WebhookToken, "\"cvc\"", "\"number\"",
+                     WebhookSecret, WebhookPassword, WebhookToken, "\"cvc\"", "\"number\"", CardInAPath, CardInABadRequest,
                  })
         {
             everything.Should().NotContain(secret);
         }
     }
 
+    [Fact]
+    public async Task OnSigterm_WritesStillQueuedAtTheDrainDeadline_Are503WithNothingWritten_AndTheWriteInProgressFinishes()
+    {
+        var port = PublishedApp.FreePort();
+        var data = app.NewDataDirectory();
+        var environment = ProductionEnvironment(port, data);
+        // Each charge takes 0.5 s, one at a time; the longest write is 2 attempts x 2 s = 4 s, so with an 8 s shutdown
+        // timeout the drain deadline is 8 - 4 - 2 = 2 s after SIGTERM: a few queued payments still run, the rest are refused.
+        environment["Processor__Sandbox__Latency"] = "00:00:00.500";
+        environment["Processor__Resilience__AttemptTimeout"] = "00:00:02";
+        environment["Processor__Resilience__MaxRetryAttempts"] = "1";
+        environment["Processor__Resilience__RetryDelay"] = "00:00:00";
+        environment["Shutdown__Timeout"] = "00:00:08";
+        await using var service = app.Start(environment);
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(60) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", StorefrontKey);
+        (await service.WaitUntilOkAsync(client, "/health/ready", StartTimeout)).Should().BeTrue(string.Join('\n', service.Errors));
+        var orders = new List<string>();
+        for (var i = 0; i < 20; i++)
+        {
+            orders.Add((await client.CreateOrderAsync()).Id());
+        }
+
+        using var burstClient = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = client.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        burstClient.DefaultRequestHeaders.Authorization = client.DefaultRequestHeaders.Authorization;
+        var firstAnswered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var burst = orders.Select(order => PayAsync(burstClient, order, firstAnswered)).ToList();
+        await firstAnswered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var sigtermAt = Stopwatch.GetTimestamp();
+        service.SendSigterm();
+        var outcomes = await Task.WhenAll(burst);
+        var exitCode = await service.WaitForExitAsync(TimeSpan.FromSeconds(45));
+        log.WriteLine($"drain: {outcomes.Count(o => o.Status == HttpStatusCode.Created)} paid, {outcomes.Count(o => o.Status == HttpStatusCode.ServiceUnavailable)} refused, " +
+            $"{outcomes.Count(o => o.Status is null)} not taken; exit code {exitCode}");
+
+        exitCode.Should().Be(0, string.Join('\n', service.Errors));
+        var paid = await PaymentStatusesAsync(Path.Combine(data, "paymentslices.db"));
+        foreach (var outcome in outcomes)
+        {
+            if (outcome.Status == HttpStatusCode.Created)
+            {
+                paid.Should().Contain((outcome.OrderId, "succeeded"));
+                continue;
+            }
+
+            paid.Select(row => row.OrderId).Should().NotContain(outcome.OrderId, "a refused request wrote nothing");
+            if (outcome.Status is { } status)
+            {
+                status.Should().Be(HttpStatusCode.ServiceUnavailable, outcome.Body);
+                var problem = JsonNode.Parse(outcome.Body!)!;
+                problem.Str("code").Should().Be("service_unavailable");
+                problem.Str("detail").Should().Contain("nothing was recorded");
+            }
+        }
+
+        outcomes.Should().Contain(outcome => outcome.Status == HttpStatusCode.Created && outcome.AnsweredAt > sigtermAt, "payments queued before the deadline still run");
+        outcomes.Should().Contain(outcome => outcome.Status == HttpStatusCode.ServiceUnavailable, "payments still queued at the deadline are refused");
+    }
+
     [Theory]
+    [InlineData("Shutdown__Timeout", "00:00:30", "Shutdown:Timeout")]
     [InlineData("ApiKeys__Storefront__0", null, "ApiKeys:Storefront")]
     [InlineData("Idempotency__Retention", "soon", "Idempotency:Retention")]
     [InlineData("ConnectionStrings__PaymentSlices", "Data Source=/nonexistent-volume/paymentslices.db", "ConnectionStrings:PaymentSlices")]
     [InlineData("Webhooks__Endpoints__0__Secret", "whsec_short", "Webhooks:Endpoints:0:Secret")]
     [InlineData("Limits__RequestsPerSecond", "0", "Limits:RequestsPerSecond")]
     [InlineData("Processor__Sandbox__FailureRate", "1.5", "Processor:Sandbox:FailureRate")]
+    [InlineData("Idempotency__PurgeInterval", "900", "Idempotency:PurgeInterval")]
+    [InlineData("ApiKeys__PaymentSystem__0", PaymentSystemKey + "\n", "white space")]
     public async Task ABadSetting_StopsStartUpWithExitCode2_AndOneLineNamingIt(string variable, string? value, string named)
     {
         var port = PublishedApp.FreePort();

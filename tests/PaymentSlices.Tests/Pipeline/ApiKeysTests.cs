@@ -123,6 +123,15 @@ public sealed class ProcessorSettingsTests
     [InlineData("Processor:Resilience:AttemptTimeout", "00:00:00.001", "AttemptTimeout")]
     [InlineData("Processor:Sandbox:FailureRate", "1.5", "FailureRate")]
     [InlineData("Idempotency:Retention", "-01:00:00", "Idempotency:Retention")]
+    // Values that parse but would fail later: every keyed POST (DateTime overflow), a timer that throws, a stalled payment.
+    [InlineData("Idempotency:Retention", "3650.00:00:00", "Idempotency:Retention")]
+    [InlineData("Idempotency:PurgeInterval", "900", "a bare number means days")]
+    [InlineData("ThreeDSecure:SweepInterval", "900", "ThreeDSecure:SweepInterval")]
+    [InlineData("Processor:Sandbox:Latency", "60", "Processor:Sandbox:Latency")]
+    [InlineData("Webhooks:RetryFor", "10675199.00:00:00", "Webhooks:RetryFor")]
+    [InlineData("ApiKeys:Storefront:1", "sk_live_storefront_0123456789\n", "white space")]
+    [InlineData("ApiKeys:Storefront:1", " sk_live_storefront_0123456789", "white space")]
+    [InlineData("ApiKeys:Storefront:1", "sk_short", "shorter than 16 characters")]
     public void BadSetting_StopsStartUpNamingIt(string setting, string value, string named)
     {
         using var factory = new SettingFactory(setting, value);

@@ -71,7 +71,9 @@ public sealed class LimitsTests(TightLimitsFactory factory) : IClassFixture<Tigh
         limited.Headers.RetryAfter!.Delta.Should().BePositive();
         problem.Str("detail").Should().NotContain(ApiFactory.StorefrontKey);
         await (await factory.PaymentSystem().GetAsync("/v1/orders/order_missing")).ShouldBeProblem(HttpStatusCode.NotFound, "order_not_found");
-        await (await factory.CreateClient().GetAsync("/health/live")).ShouldBe(HttpStatusCode.OK);
+        // The limited key itself still gets the probes, which are not rate limited.
+        await (await storefront.GetAsync("/health/live")).ShouldBe(HttpStatusCode.OK);
+        await (await storefront.GetAsync("/health/ready")).ShouldBe(HttpStatusCode.OK);
     }
 
     [Fact]

@@ -17,7 +17,8 @@ public static class ThreeDSecureEndpoint
     {
         services.AddOptions<ThreeDSecureOptions>()
             .Bind(configuration.GetSection(ThreeDSecureOptions.Section))
-            .Validate(o => o.SweepInterval > TimeSpan.Zero, "ThreeDSecure:SweepInterval must be a positive time span, e.g. 00:00:30.")
+            .Validate(o => o.SweepInterval >= TimeSpan.FromMilliseconds(10) && o.SweepInterval <= TimeSpan.FromDays(1),
+                "ThreeDSecure:SweepInterval must be between 00:00:00.010 and 1.00:00:00, e.g. 00:00:05 (a bare number means days).")
             .ValidateOnStart();
         services.AddSingleton<ThreeDSecureExpiry>();
         services.AddHostedService(provider => provider.GetRequiredService<ThreeDSecureExpiry>());
