@@ -6,33 +6,129 @@ using System.Net.Sockets;
 namespace PaymentSlices.Tests.Operations;
 
 /// <summary>
-/// The service published as the Dockerfile publishes it (<c>dotnet publish -c Release</c> to a folder), once per
-/// test class. Each test starts it as its own process, configured by environment variables only.
+/// The service built as the Dockerfile builds it, once per test class: the build stage's steps replayed in order on a
+/// fresh folder standing in for the image's <c>/source</c>: its COPY lines (with <c>.dockerignore</c>'s exclusions; the
+/// Scalar bundle the node stage makes is taken from this checkout's build) and its <c>dotnet</c> RUN lines (restore, then
+/// <c>publish -c Release --no-restore</c>, <c>/app</c> being a temporary folder). Each test starts the result as its own
+/// process, configured by environment variables only.
 /// </summary>
-public sealed class PublishedApp : IAsyncLifetime
+public sealed partial class PublishedApp : IAsyncLifetime
 {
     private readonly string root = Directory.CreateTempSubdirectory("paymentslices-published-").FullName;
 
     public string AppDirectory => Path.Combine(root, "app");
 
+    private string SourceDirectory => Path.Combine(root, "source");
+
     public async Task InitializeAsync()
     {
-        var repository = Repository.Root;
-        var publish = Dotnet(repository);
-        foreach (var argument in new[]
-                 {
-                     "publish", Path.Combine(repository, "src", "PaymentSlices.Api", "PaymentSlices.Api.csproj"),
-                     "-c", "Release", "-o", AppDirectory, "--disable-build-servers", "-nodeReuse:false", "-warnaserror",
-                 })
+        var steps = BuildStage(await File.ReadAllLinesAsync(Path.Combine(Repository.Root, "Dockerfile")));
+        steps.Should().Contain(step => step.StartsWith("RUN dotnet publish", StringComparison.Ordinal), "the Dockerfile's build stage publishes the app");
+        Directory.CreateDirectory(SourceDirectory);
+        foreach (var step in steps)
         {
-            publish.ArgumentList.Add(argument);
+            if (step.StartsWith("COPY ", StringComparison.Ordinal))
+            {
+                Copy(step.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..]);
+            }
+            else if (step.StartsWith("RUN dotnet ", StringComparison.Ordinal))
+            {
+                await RunDotnetAsync(step);
+            }
         }
 
-        var (exitCode, output) = await RunToEndAsync(publish, TimeSpan.FromMinutes(5));
-        exitCode.Should().Be(0, "dotnet publish must succeed:\n" + output);
         File.Exists(Path.Combine(AppDirectory, "PaymentSlices.Api.dll")).Should().BeTrue();
         // As the Dockerfile checks: the API reference's bundle ships with the app.
         new FileInfo(Path.Combine(AppDirectory, "scalar", "standalone.js")).Length.Should().BeGreaterThan(0);
+    }
+
+    /// <summary>The build stage's instructions, continuation lines joined, comments dropped.</summary>
+    private static List<string> BuildStage(string[] dockerfile)
+    {
+        var instructions = new List<string>();
+        var current = "";
+        foreach (var line in dockerfile.Where(line => !line.TrimStart().StartsWith('#')))
+        {
+            current += line.Trim().TrimEnd('\\').Trim() + " ";
+            if (!line.TrimEnd().EndsWith('\\'))
+            {
+                if (current.Trim().Length > 0)
+                {
+                    instructions.Add(current.Trim());
+                }
+
+                current = "";
+            }
+        }
+
+        return instructions
+            .SkipWhile(instruction => !BuildStageStart().IsMatch(instruction)).Skip(1)
+            .TakeWhile(instruction => !instruction.StartsWith("FROM ", StringComparison.Ordinal))
+            .ToList();
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^FROM\s+\S+\s+AS\s+build$", System.Text.RegularExpressions.RegexOptions.IgnoreCase)]
+    private static partial System.Text.RegularExpressions.Regex BuildStageStart();
+
+    private void Copy(string[] arguments)
+    {
+        var destination = arguments[^1];
+        if (arguments[0].StartsWith("--from=", StringComparison.Ordinal))
+        {
+            // The node stage's Scalar bundle: the same pinned file this checkout's build fetched into artifacts/.
+            var bundle = Path.Combine(Repository.Root, destination);
+            File.Exists(bundle).Should().BeTrue($"the build fetched {destination}");
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(SourceDirectory, destination))!);
+            File.Copy(bundle, Path.Combine(SourceDirectory, destination), overwrite: true);
+            return;
+        }
+
+        foreach (var source in arguments[..^1])
+        {
+            var from = Path.Combine(Repository.Root, source);
+            var into = Path.Combine(SourceDirectory, destination);
+            if (Directory.Exists(from))
+            {
+                CopyDirectory(from, into);
+            }
+            else
+            {
+                File.Exists(from).Should().BeTrue($"the Dockerfile copies {source}");
+                var target = destination.EndsWith('/') ? Path.Combine(into, Path.GetFileName(source)) : into;
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.Copy(from, target, overwrite: true);
+            }
+        }
+    }
+
+    // What .dockerignore keeps out of the build context: build output and databases.
+    private static void CopyDirectory(string from, string into)
+    {
+        Directory.CreateDirectory(into);
+        foreach (var file in Directory.GetFiles(from).Where(file => !Path.GetFileName(file).Contains(".db", StringComparison.Ordinal)))
+        {
+            File.Copy(file, Path.Combine(into, Path.GetFileName(file)), overwrite: true);
+        }
+
+        foreach (var directory in Directory.GetDirectories(from).Where(directory => Path.GetFileName(directory) is not ("bin" or "obj")))
+        {
+            CopyDirectory(directory, Path.Combine(into, Path.GetFileName(directory)));
+        }
+    }
+
+    private async Task RunDotnetAsync(string step)
+    {
+        var command = Dotnet(SourceDirectory);
+        var words = step["RUN dotnet ".Length..].Split("&&")[0].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        foreach (var word in words)
+        {
+            command.ArgumentList.Add(word == "/app" ? AppDirectory : word);
+        }
+
+        command.ArgumentList.Add("--disable-build-servers");
+        command.ArgumentList.Add("-nodeReuse:false");
+        var (exitCode, output) = await RunToEndAsync(command, TimeSpan.FromMinutes(5));
+        exitCode.Should().Be(0, $"the Dockerfile's `{step}` must succeed:\n{output}");
     }
 
     public Task DisposeAsync()

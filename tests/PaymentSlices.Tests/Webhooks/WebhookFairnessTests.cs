@@ -15,7 +15,7 @@ public sealed class WebhookFairnessTests
     {
         await using var receiver = await WebhookReceiver.StartAsync();
         await using var hanging = HangingEndpoint.Start();
-        await using var factory = new WebhookFactory(receiver);
+        await using var factory = new WebhookFactory(receiver) { KeepDatabaseOnDispose = true };
         factory.Settings["Webhooks:Endpoints:2:Url"] = hanging.Url;
         factory.Settings["Webhooks:Endpoints:2:Secret"] = "whsec_hanging_0a1b2c3d4e5f6a7b";
         factory.Settings["Webhooks:MaxConcurrentDeliveries"] = "4";
@@ -47,6 +47,19 @@ public sealed class WebhookFairnessTests
             hooks => hooks.Any(hook => hook.Succeeded && hook.IsAbout(orderId) && hook.Type == "payment.succeeded")
                 && hooks.Any(hook => hook.Succeeded && hook.IsAbout(orderId) && hook.Type == "order.paid"),
             "the new order's events at the healthy endpoint", seconds: 15);
+
+        // Stopping with attempts hanging: the stop waits for them, and they stay pending (no failed attempt recorded),
+        // to be sent again after a restart.
+        await factory.DisposeAsync();
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection(factory.ConnectionString + ";Pooling=False"))
+        {
+            var hangingDeliveries = (await Dapper.SqlMapper.QueryAsync<(string Status, long Attempts)>(connection,
+                "SELECT status, attempt_count FROM event_deliveries WHERE endpoint = @Url", new { hanging.Url })).ToList();
+            hangingDeliveries.Should().HaveCount(12).And.OnlyContain(delivery => delivery.Status == "pending" && delivery.Attempts == 0);
+        }
+
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(Path.GetDirectoryName(factory.DatabasePath)!, recursive: true);
     }
 
     [Fact]
