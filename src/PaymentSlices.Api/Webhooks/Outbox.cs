@@ -20,8 +20,8 @@ public sealed class Outbox(Db db, IOptions<WebhookOptions> options, IOptions<Jso
         """;
 
     private const string InsertDelivery = """
-        INSERT INTO event_deliveries (event_id, endpoint, status, next_attempt_at, retry_until)
-        VALUES (@EventId, @Endpoint, 'pending', @Now, @RetryUntil)
+        INSERT INTO event_deliveries (event_id, endpoint, status, next_attempt_at, retry_until, seq, subject)
+        SELECT @EventId, @Endpoint, 'pending', @Now, @RetryUntil, seq, subject FROM events WHERE id = @EventId
         """;
 
     private const string SelectOrder = """

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text;
+using System.Text.Json;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Polly;
@@ -25,19 +26,25 @@ public sealed partial class WebhookDispatcher(
     IServiceScopeFactory scopes, IOptions<WebhookOptions> options, WebhookSignal signal, TimeProvider clock, ILogger<WebhookDispatcher> logger)
     : BackgroundService
 {
-    // Due and first in line (no earlier pending event about the same subject for the same endpoint), oldest first per
-    // endpoint and the endpoints in turn, at most @PerEndpoint each: one endpoint's backlog cannot fill the batch.
+    // One endpoint's due deliveries that are first in line (no earlier event of the same subject still pending for this
+    // endpoint), oldest first: a walk of ix_event_deliveries_queue with a probe of ix_event_deliveries_subject per row.
     private const string SelectDue = """
-        SELECT id, event_id, endpoint, generation, rounds, retry_until, type, payload FROM (
-            SELECT d.id, d.event_id, d.endpoint, d.generation, d.rounds, d.retry_until, e.type, e.payload, e.seq,
-                   ROW_NUMBER() OVER (PARTITION BY d.endpoint ORDER BY e.seq) AS place
-            FROM event_deliveries d JOIN events e ON e.id = d.event_id
-            WHERE d.status = 'pending' AND d.next_attempt_at <= @Now
-              AND NOT EXISTS (
-                  SELECT 1 FROM event_deliveries p JOIN events pe ON pe.id = p.event_id
-                  WHERE p.status = 'pending' AND p.endpoint = d.endpoint AND pe.subject = e.subject AND pe.seq < e.seq))
-        WHERE place <= @PerEndpoint
-        ORDER BY place, seq
+        SELECT d.id, d.event_id, d.endpoint, d.generation, d.rounds, d.retry_until
+        FROM event_deliveries d
+        WHERE d.endpoint = @Endpoint AND d.status = 'pending' AND d.next_attempt_at <= @Now
+          AND NOT EXISTS (
+              SELECT 1 FROM event_deliveries p
+              WHERE p.endpoint = d.endpoint AND p.status = 'pending' AND p.subject = d.subject AND p.seq < d.seq)
+        ORDER BY d.seq
+        LIMIT @Limit
+        """;
+
+    private const string SelectEvents = "SELECT id, type, payload FROM events WHERE id IN @Ids";
+
+    // Deliveries left pending for endpoints that are no longer configured (read at start; settings do not change later).
+    private const string SelectOrphans = """
+        SELECT id, event_id, endpoint, generation, retry_until FROM event_deliveries
+        WHERE status = 'pending' AND endpoint NOT IN (SELECT value FROM json_each(@Configured))
         """;
 
     private const string InsertAttempt = """
@@ -53,20 +60,33 @@ public sealed partial class WebhookDispatcher(
         WHERE id = @Id AND generation = @Generation
         """;
 
+    // Failed if an endpoint configured now failed it, or it reached none; a failure at an endpoint since removed from the
+    // configuration does not count once the event was delivered elsewhere (say, redelivered to the endpoint's new URL).
     private const string UpdateEventStatus = """
         UPDATE events SET status = CASE
             WHEN EXISTS (SELECT 1 FROM event_deliveries WHERE event_id = @EventId AND status = 'pending') THEN 'pending'
-            WHEN EXISTS (SELECT 1 FROM event_deliveries WHERE event_id = @EventId AND status = 'failed') THEN 'failed'
+            WHEN EXISTS (SELECT 1 FROM event_deliveries WHERE event_id = @EventId AND status = 'failed'
+                         AND (endpoint IN (SELECT value FROM json_each(@Configured))
+                              OR NOT EXISTS (SELECT 1 FROM event_deliveries WHERE event_id = @EventId AND status = 'delivered'))) THEN 'failed'
             ELSE 'delivered' END
         WHERE id = @EventId
         """;
 
     private const int MaxErrorLength = 300;
 
+    // A due-deliveries query slower than this that finds nothing is not repeated before the next poll.
+    private static readonly TimeSpan ExpensiveQuery = TimeSpan.FromMilliseconds(10);
+
+    // The longest pause before a delivery whose outcome could not be recorded is sent again.
+    private static readonly TimeSpan CoolDown = TimeSpan.FromSeconds(10);
+
     private readonly ConcurrentDictionary<long, InFlight> inFlight = new();
 
     // Deliveries whose outcome could not be recorded: not sent again before this time, instead of at once.
     private readonly ConcurrentDictionary<long, DateTimeOffset> coolingDown = new();
+
+    // Endpoints whose due deliveries are not looked for again before this time (see ExpensiveQuery).
+    private readonly ConcurrentDictionary<string, DateTimeOffset> quietUntil = new();
 
     // One client for the process (pooled connections). Redirects are not followed: a 3xx is a failed delivery,
     // and a signed body is never re-posted somewhere the configuration did not name.
@@ -92,10 +112,12 @@ public sealed partial class WebhookDispatcher(
     {
         try
         {
+            var orphansSettled = false;
             while (!stoppingToken.IsCancellationRequested)
             {
                 try
                 {
+                    orphansSettled = orphansSettled || await SettleOrphansAsync(stoppingToken);
                     await StartDueAsync(stoppingToken);
                 }
                 catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
@@ -120,18 +142,12 @@ public sealed partial class WebhookDispatcher(
     private async Task StartDueAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
-        var (total, perEndpoint) = Slots(settings);
+        var (total, share) = Slots(settings);
 
         // Taken before the query: a delivery that finishes while the query runs may be read as still pending, and
         // must not be sent again from that stale row. One not in flight now cannot start before the query ends
         // (only this loop starts deliveries), so the query sees its last recorded state.
         var busy = inFlight.ToDictionary(entry => entry.Key, entry => entry.Value.Endpoint);
-        var capacity = total - busy.Count;
-        if (capacity <= 0)
-        {
-            return;
-        }
-
         var now = clock.Now();
         foreach (var (id, until) in coolingDown)
         {
@@ -141,29 +157,108 @@ public sealed partial class WebhookDispatcher(
             }
         }
 
-        List<DueDelivery> due;
+        // Per endpoint, its first due deliveries (those in flight or cooling down come back too, and are skipped).
+        var candidates = new List<Queue<DueDelivery>>();
+        var running = new List<int>();
         await using (var scope = scopes.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<Db>();
             var connection = await db.OpenAsync(stoppingToken);
-            // Twice the share: an endpoint's deliveries in flight are still pending and come back first.
-            due = (await connection.QueryAsync<DueDelivery>(
-                db.Command(SelectDue, new { Now = now, PerEndpoint = 2 * perEndpoint }, stoppingToken))).ToList();
-        }
-
-        var running = busy.Values.GroupBy(endpoint => endpoint).ToDictionary(group => group.Key, group => group.Count());
-        foreach (var delivery in due)
-        {
-            var held = running.GetValueOrDefault(delivery.Endpoint);
-            if (capacity == 0 || busy.ContainsKey(delivery.Id) || coolingDown.ContainsKey(delivery.Id) || held >= perEndpoint)
+            foreach (var endpoint in settings.Endpoints)
             {
-                continue;
+                running.Add(busy.Values.Count(url => url == endpoint.Url));
+                if (quietUntil.TryGetValue(endpoint.Url, out var quiet) && quiet > now)
+                {
+                    candidates.Add(new Queue<DueDelivery>());
+                    continue;
+                }
+
+                var started = Stopwatch.GetTimestamp();
+                var rows = await connection.QueryAsync<DueDelivery>(db.Command(
+                    SelectDue, new { Endpoint = endpoint.Url, Now = now, Limit = total + busy.Count + coolingDown.Count }, stoppingToken));
+                var startable = new Queue<DueDelivery>(rows.Where(row => !busy.ContainsKey(row.Id) && !coolingDown.ContainsKey(row.Id)));
+                candidates.Add(startable);
+
+                // A long backlog with nothing due (a dead endpoint's, all in backoff) costs a walk of its rows: look again
+                // at the next poll rather than at every wake-up, unless one of its deliveries finishes first.
+                if (startable.Count == 0 && Stopwatch.GetElapsedTime(started) > ExpensiveQuery)
+                {
+                    quietUntil[endpoint.Url] = now + settings.PollInterval;
+                }
             }
 
-            running[delivery.Endpoint] = held + 1;
-            capacity--;
-            Start(delivery, settings, stoppingToken);
+            var chosen = candidates.SelectMany(queue => queue).ToList();
+            if (chosen.Count == 0)
+            {
+                return;
+            }
+
+            var events = (await connection.QueryAsync<(string Id, string Type, string Payload)>(
+                db.Command(SelectEvents, new { Ids = chosen.Select(delivery => delivery.EventId).Distinct().ToList() }, stoppingToken)))
+                .ToDictionary(row => row.Id);
+            foreach (var delivery in chosen)
+            {
+                (delivery.Type, delivery.Payload) = (events[delivery.EventId].Type, events[delivery.EventId].Payload);
+            }
         }
+
+        // First every endpoint up to its share, whatever the others hold, so a hanging one never starves the rest; then
+        // what is left under the total, one at a time in turn, to endpoints that have more due (idle shares are lent).
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            while (running[i] < share && candidates[i].TryDequeue(out var delivery))
+            {
+                running[i]++;
+                Start(delivery, settings, stoppingToken);
+            }
+        }
+
+        var capacity = total - inFlight.Count;
+        while (capacity > 0 && candidates.Any(queue => queue.Count > 0))
+        {
+            foreach (var queue in candidates.Where(queue => queue.Count > 0))
+            {
+                if (capacity-- > 0)
+                {
+                    Start(queue.Dequeue(), settings, stoppingToken);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Once, at start: deliveries still pending for endpoints no longer configured fail, with an attempt saying why,
+    /// and their events' status follows. True when done (or nothing to do); false to try again at the next poll.
+    /// </summary>
+    private async Task<bool> SettleOrphansAsync(CancellationToken stoppingToken)
+    {
+        var configured = JsonSerializer.Serialize(options.Value.Endpoints.Select(endpoint => endpoint.Url));
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<Db>();
+        await db.BeginAsync(stoppingToken);
+        var connection = await db.OpenAsync(stoppingToken);
+        var orphans = (await connection.QueryAsync<DueDelivery>(db.Command(SelectOrphans, new { Configured = configured }, stoppingToken))).ToList();
+        var now = clock.Now();
+        foreach (var orphan in orphans)
+        {
+            await connection.ExecuteAsync(db.Command(InsertAttempt, new
+            {
+                orphan.EventId, orphan.Endpoint, AttemptedAt = now, StatusCode = (int?)null, Error = "The endpoint is no longer configured.", DurationMs = 0L,
+            }, stoppingToken));
+            await connection.ExecuteAsync(db.Command(UpdateDelivery, new
+            {
+                orphan.Id, orphan.Generation, Status = "failed", Attempts = 1, Rounds = 0, NextAttemptAt = (DateTimeOffset?)null,
+                RetryUntil = orphan.RetryUntil, DeliveredAt = (DateTimeOffset?)null,
+            }, stoppingToken));
+        }
+
+        foreach (var eventId in orphans.Select(orphan => orphan.EventId).Distinct())
+        {
+            await connection.ExecuteAsync(db.Command(UpdateEventStatus, new { EventId = eventId, Configured = configured }, stoppingToken));
+        }
+
+        await db.CommitAsync(stoppingToken);
+        return true;
     }
 
     /// <summary>
@@ -189,12 +284,14 @@ public sealed partial class WebhookDispatcher(
             catch (Exception exception)
             {
                 // It stays pending, so it is sent again: after a pause, not in a tight loop while the database fails.
-                coolingDown[delivery.Id] = clock.Now() + settings.RetryDelay;
-                LogDeliveryNotRecorded(logger, delivery.EventId, settings.RetryDelay, exception);
+                var pause = settings.RetryDelay < CoolDown ? settings.RetryDelay : CoolDown;
+                coolingDown[delivery.Id] = clock.Now() + pause;
+                LogDeliveryNotRecorded(logger, delivery.EventId, pause, exception);
             }
             finally
             {
                 inFlight.TryRemove(delivery.Id, out _);
+                quietUntil.TryRemove(delivery.Endpoint, out _);
                 signal.Wake(); // a slot is free, and the next event of this subject may be first in line now
             }
         }, CancellationToken.None));
@@ -208,7 +305,7 @@ public sealed partial class WebhookDispatcher(
         int? delivered = null;
         if (endpoint is null)
         {
-            attempts.Add(new Attempt(clock.Now(), null, "The endpoint is no longer configured.", 0));
+            attempts.Add(new Attempt(clock.Now(), null, "The endpoint is no longer configured.", 0)); // only endpoints configured now are read
         }
         else
         {
@@ -298,7 +395,7 @@ public sealed partial class WebhookDispatcher(
             }, CancellationToken.None));
         }
 
-        await connection.ExecuteAsync(db.Command(UpdateDelivery, new
+        var updated = await connection.ExecuteAsync(db.Command(UpdateDelivery, new
         {
             delivery.Id,
             delivery.Generation,
@@ -309,8 +406,13 @@ public sealed partial class WebhookDispatcher(
             RetryUntil = retryUntil,
             DeliveredAt = delivered ? now : (DateTimeOffset?)null,
         }, CancellationToken.None));
-        await connection.ExecuteAsync(db.Command(UpdateEventStatus, new { delivery.EventId }, CancellationToken.None));
+        var configured = JsonSerializer.Serialize(settings.Endpoints.Select(endpoint => endpoint.Url));
+        await connection.ExecuteAsync(db.Command(UpdateEventStatus, new { delivery.EventId, Configured = configured }, CancellationToken.None));
         await db.CommitAsync(CancellationToken.None);
+        if (updated == 0)
+        {
+            return; // redelivered meanwhile: the new round decides, and logs, the outcome
+        }
 
         var endpoint = WebhookEndpoint.Display(delivery.Endpoint);
         if (status == "failed")
@@ -363,8 +465,8 @@ public sealed partial class WebhookDispatcher(
         public long Generation { get; init; }
         public int Rounds { get; init; }
         public DateTimeOffset RetryUntil { get; init; }
-        public string Type { get; init; } = "";
-        public string Payload { get; init; } = "";
+        public string Type { get; set; } = "";
+        public string Payload { get; set; } = "";
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The webhook dispatcher could not read due deliveries; it tries again at its next poll")]

@@ -81,6 +81,84 @@ public sealed class WebhookLifecycleTests
     }
 
     [Fact]
+    public async Task AnEndpointWhoseUrlChanged_FailsItsPendingDeliveriesAtStart_AndRedeliveryToTheNewUrlMakesTheEventDelivered()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var before = new WebhookFactory(receiver) { KeepDatabaseOnDispose = true };
+        before.Settings["Webhooks:RetryDelay"] = "00:00:05";
+        before.Settings["Webhooks:MaxRetryDelay"] = "00:00:05";
+        var client = before.Storefront();
+        var order = await client.CreateOrderAsync();
+        receiver.Fail(order.Id(), times: int.MaxValue);
+        await (await client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { source = "tok_visa" })).ShouldBe(HttpStatusCode.Created);
+        var ids = await before.EventIdsAboutAsync(order.Id());
+        await receiver.WaitForAsync(hooks => hooks.Count(hook => hook.EventId == ids[0]) >= 2, "a failed round");
+        await before.DisposeAsync();
+        receiver.Fail(order.Id(), times: 0);
+
+        await using (var after = new WebhookFactory(receiver, before.ConnectionString))
+        {
+            after.Settings["Webhooks:Endpoints:0:Url"] = $"{receiver.BaseUrl}/hooks-v2";
+            after.StartServer();
+
+            // The old URL is no longer configured: its pending deliveries fail at start, saying why.
+            var failed = await after.EventWhenAsync(ids[0], "failed");
+            var old = failed["deliveries"]!.AsArray().Single()!;
+            old.Str("endpoint").Should().Be($"{receiver.BaseUrl}/hooks");
+            old["attempts"]!.AsArray().Last()!["error"]!.GetValue<string>().Should().Be("The endpoint is no longer configured.");
+            await after.EventWhenAsync(ids[1], "failed");
+
+            // Redelivered to the endpoint's new URL, the events are delivered, and show so.
+            var storefront = after.Storefront();
+            foreach (var id in ids)
+            {
+                await (await storefront.PostAsync($"/v1/events/{id}/redeliver", null)).ShouldBe(HttpStatusCode.Accepted);
+            }
+
+            var delivered = await receiver.DeliveredAboutAsync(order.Id(), "payment.succeeded", "order.paid");
+            delivered.Should().OnlyContain(hook => hook.Path == "/hooks-v2");
+            foreach (var id in ids)
+            {
+                var shown = await after.EventWhenAsync(id, "delivered");
+                shown["deliveries"]!.AsArray().Select(delivery => (delivery!.Str("endpoint"), delivery!.Str("status")))
+                    .Should().BeEquivalentTo([($"{receiver.BaseUrl}/hooks", "failed"), ($"{receiver.BaseUrl}/hooks-v2", "delivered")]);
+            }
+
+            (await (await storefront.GetAsync("/v1/events?status=failed")).ShouldBe(HttpStatusCode.OK))["data"]!.AsArray()
+                .Select(node => node!.Id()).Should().NotIntersectWith(ids);
+        }
+
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(Path.GetDirectoryName(before.DatabasePath)!, recursive: true);
+    }
+
+    [Fact]
+    public async Task RedeliveringAnEventWhileItsAttemptHangs_SendsItAgainAfterThatAttempt_NotAlongside()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var factory = new WebhookFactory(receiver);
+        factory.Settings["Webhooks:AttemptTimeout"] = "00:00:20";
+        var client = factory.Storefront();
+        var order = await client.CreateOrderAsync();
+        receiver.Hold(order.Id());
+        await (await client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { source = "tok_visa" })).ShouldBe(HttpStatusCode.Created);
+        var ids = await factory.EventIdsAboutAsync(order.Id());
+        await receiver.WaitForAsync(hooks => hooks.Any(hook => hook.EventId == ids[0]), "the held attempt");
+
+        await (await client.PostAsync($"/v1/events/{ids[0]}/redeliver", null)).ShouldBe(HttpStatusCode.Accepted);
+        await Task.Delay(TimeSpan.FromMilliseconds(500)); // ten polls: the redelivered copy must wait for the held attempt
+        receiver.Received.Count(hook => hook.EventId == ids[0]).Should().Be(1, "the same delivery is never sent twice at once");
+        receiver.Release(order.Id());
+
+        // The held copy is answered 200 now (the receiver records it once, when it arrived), then the redelivered copy goes.
+        var copies = await receiver.WaitForAsync(hooks => hooks.Any(hook => hook.EventId == ids[0] && hook.Succeeded), "the redelivered copy");
+        copies.Where(hook => hook.EventId == ids[0]).Select(hook => hook.AnsweredWith).Should().Equal(0, 200);
+        var shown = await factory.EventWhenAsync(ids[0], "delivered");
+        shown["deliveries"]!.AsArray().Single()!.Str("status").Should().Be("delivered");
+        await receiver.DeliveredAboutAsync(order.Id(), "order.paid");
+    }
+
+    [Fact]
     public async Task WithNoEndpoint_EventsAreStillRecorded_AndRedeliveryIs409()
     {
         await using var factory = new ApiFactory();

@@ -24,8 +24,8 @@ public static class RedeliverEvent
 
         // The generation makes an attempt still in flight from the previous round unable to overwrite this one.
         private const string UpsertDelivery = """
-            INSERT INTO event_deliveries (event_id, endpoint, status, next_attempt_at, retry_until)
-            VALUES (@EventId, @Endpoint, 'pending', @Now, @RetryUntil)
+            INSERT INTO event_deliveries (event_id, endpoint, status, next_attempt_at, retry_until, seq, subject)
+            SELECT @EventId, @Endpoint, 'pending', @Now, @RetryUntil, seq, subject FROM events WHERE id = @EventId
             ON CONFLICT (event_id, endpoint) DO UPDATE SET
                 status = 'pending', generation = generation + 1, rounds = 0,
                 next_attempt_at = excluded.next_attempt_at, retry_until = excluded.retry_until, delivered_at = NULL
