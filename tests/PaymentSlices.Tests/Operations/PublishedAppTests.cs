@@ -83,19 +83,7 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
             orders.Add((await client.CreateOrderAsync()).Id());
         }
 
-        using var burstClient = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 })
-        {
-            BaseAddress = client.BaseAddress,
-            Timeout = TimeSpan.FromSeconds(60),
-        };
-        burstClient.DefaultRequestHeaders.Authorization = client.DefaultRequestHeaders.Authorization;
-        var firstAnswered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var burst = orders.Select(order => PayAsync(burstClient, order, firstAnswered)).ToList();
-        await firstAnswered.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        var sigtermAt = Stopwatch.GetTimestamp();
-        service.SendSigterm();
-        var outcomes = await Task.WhenAll(burst);
-
+        var (outcomes, sigtermAt) = await PayAllThenSigtermAsync(service, client, orders);
         var exitCode = await service.WaitForExitAsync(TimeSpan.FromSeconds(45));
         log.WriteLine($"burst: {outcomes.Count(o => o.Status is not null)} answered ({outcomes.Count(o => o.AnsweredAt > sigtermAt && o.Status is not null)} after SIGTERM), " +
             $"{outcomes.Count(o => o.Status is null)} not taken; exit code {exitCode}");
@@ -180,14 +168,7 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
             orders.Add((await client.CreateOrderAsync()).Id());
         }
 
-        using var burstClient = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = client.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
-        burstClient.DefaultRequestHeaders.Authorization = client.DefaultRequestHeaders.Authorization;
-        var firstAnswered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var burst = orders.Select(order => PayAsync(burstClient, order, firstAnswered)).ToList();
-        await firstAnswered.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        var sigtermAt = Stopwatch.GetTimestamp();
-        service.SendSigterm();
-        var outcomes = await Task.WhenAll(burst);
+        var (outcomes, sigtermAt) = await PayAllThenSigtermAsync(service, client, orders);
         var exitCode = await service.WaitForExitAsync(TimeSpan.FromSeconds(45));
         log.WriteLine($"drain: {outcomes.Count(o => o.Status == HttpStatusCode.Created)} paid, {outcomes.Count(o => o.Status == HttpStatusCode.ServiceUnavailable)} refused, " +
             $"{outcomes.Count(o => o.Status is null)} not taken; exit code {exitCode}");
@@ -257,6 +238,23 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
     }
 
     private sealed record Outcome(string OrderId, HttpStatusCode? Status, string? Body, Exception? Error, long AnsweredAt);
+
+    /// <summary>Pays every order at once, each on its own connection, and sends SIGTERM once the first is answered.</summary>
+    private static async Task<(Outcome[] Outcomes, long SigtermAt)> PayAllThenSigtermAsync(ServiceProcess service, HttpClient client, List<string> orders)
+    {
+        using var burstClient = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 })
+        {
+            BaseAddress = client.BaseAddress,
+            Timeout = TimeSpan.FromSeconds(60),
+        };
+        burstClient.DefaultRequestHeaders.Authorization = client.DefaultRequestHeaders.Authorization;
+        var firstAnswered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var burst = orders.Select(order => PayAsync(burstClient, order, firstAnswered)).ToList();
+        await firstAnswered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var sigtermAt = Stopwatch.GetTimestamp();
+        service.SendSigterm();
+        return (await Task.WhenAll(burst), sigtermAt);
+    }
 
     private static async Task<Outcome> PayAsync(HttpClient client, string orderId, TaskCompletionSource firstAnswered)
     {

@@ -159,6 +159,39 @@ public sealed class WebhookLifecycleTests
     }
 
     [Fact]
+    public async Task WhenAnOutcomeCannotBeRecorded_TheEventIsSentAgainAfterAPause_NotInATightLoop_AndThenRecorded()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var factory = new WebhookFactory(receiver);
+        factory.Settings["Webhooks:RetryDelay"] = "00:00:03";
+        factory.Settings["Webhooks:MaxRetryDelay"] = "00:00:03";
+        var client = factory.Storefront();
+        var order = await client.CreateOrderAsync();
+        // The database refuses to record attempts (as a full disk would): every delivery's outcome fails to be written.
+        await Exec(factory.ConnectionString, "CREATE TRIGGER refuse_attempts BEFORE INSERT ON event_attempts BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+
+        await (await client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { source = "tok_visa" })).ShouldBe(HttpStatusCode.Created);
+        var ids = await factory.EventIdsAboutAsync(order.Id());
+        await receiver.WaitForAsync(hooks => hooks.Any(hook => hook.EventId == ids[0]), "the first send");
+        await Task.Delay(TimeSpan.FromSeconds(1)); // twenty polls
+        receiver.Received.Count(hook => hook.EventId == ids[0]).Should().Be(1, "it waits RetryDelay (3 s) before sending again, not every poll");
+
+        await Exec(factory.ConnectionString, "DROP TRIGGER refuse_attempts");
+        var shown = await factory.EventWhenAsync(ids[0], "delivered");
+        shown["deliveries"]!.AsArray().Single()!["attempts"]!.AsArray().Should().ContainSingle("only the attempt that could be recorded is shown");
+        receiver.Received.Count(hook => hook.EventId == ids[0]).Should().Be(2, "at least once: sent again after the pause");
+    }
+
+    private static async Task Exec(string connectionString, string sql)
+    {
+        await using var connection = new SqliteConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync();
+    }
+
+    [Fact]
     public async Task WithNoEndpoint_EventsAreStillRecorded_AndRedeliveryIs409()
     {
         await using var factory = new ApiFactory();
