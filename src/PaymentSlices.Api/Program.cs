@@ -51,6 +51,8 @@ try
     app.Services.GetRequiredService<IStartupValidator>().Validate();
     app.Services.GetRequiredService<Polly.ResiliencePipeline>();
     await app.Services.MigrateDatabaseAsync();
+    // Created now, so that its deadline counts from the stop signal even if no request ever wrote.
+    app.Services.GetRequiredService<ShutdownDrain>();
 
     // Outermost, so the line it writes has the status the client got, after the error envelope.
     app.UseRequestLog();

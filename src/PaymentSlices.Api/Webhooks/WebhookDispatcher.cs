@@ -118,6 +118,14 @@ public sealed partial class WebhookDispatcher(
                 try
                 {
                     orphansSettled = orphansSettled || await SettleOrphansAsync(stoppingToken);
+                }
+                catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
+                {
+                    LogSettleFailed(logger, exception); // deliveries go on; settling is tried again at the next poll
+                }
+
+                try
+                {
                     await StartDueAsync(stoppingToken);
                 }
                 catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
@@ -228,10 +236,16 @@ public sealed partial class WebhookDispatcher(
 
     /// <summary>
     /// Once, at start: deliveries still pending for endpoints no longer configured fail, with an attempt saying why,
-    /// and their events' status follows. True when done (or nothing to do); false to try again at the next poll.
+    /// and their events' status follows. With no endpoint configured at all, webhooks are off: nothing is settled, and
+    /// pending deliveries wait for their endpoint to come back (a missing setting must not fail a whole backlog).
     /// </summary>
     private async Task<bool> SettleOrphansAsync(CancellationToken stoppingToken)
     {
+        if (options.Value.Endpoints.Length == 0)
+        {
+            return true;
+        }
+
         var configured = JsonSerializer.Serialize(options.Value.Endpoints.Select(endpoint => endpoint.Url));
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<Db>();
@@ -468,6 +482,9 @@ public sealed partial class WebhookDispatcher(
         public string Type { get; set; } = "";
         public string Payload { get; set; } = "";
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The webhook dispatcher could not settle deliveries for endpoints no longer configured; it tries again at its next poll")]
+    private static partial void LogSettleFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The webhook dispatcher could not read due deliveries; it tries again at its next poll")]
     private static partial void LogDispatchFailed(ILogger logger, Exception exception);

@@ -33,7 +33,10 @@ public sealed class WebhookOptions
     /// <summary>How often the dispatcher looks for due deliveries when nothing woke it earlier.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Deliveries in flight at once, shared equally by the endpoints (each has at least one): a slow endpoint holds only its share.</summary>
+    /// <summary>
+    /// Deliveries in flight at once, shared by the endpoints: each always gets its share (at least one) whatever the
+    /// others hold, and idle shares are lent; so while a slow endpoint holds lent slots, up to twice this may be in flight.
+    /// </summary>
     public int MaxConcurrentDeliveries { get; set; } = 8;
 
     /// <summary>The endpoints that receive an event of this type.</summary>

@@ -133,6 +133,44 @@ public sealed class WebhookLifecycleTests
     }
 
     [Fact]
+    public async Task StartedWithNoEndpointConfigured_ThePendingBacklogWaits_AndIsDeliveredWhenTheEndpointIsBack()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var before = new WebhookFactory(receiver) { KeepDatabaseOnDispose = true };
+        before.Settings["Webhooks:RetryDelay"] = "00:00:05";
+        before.Settings["Webhooks:MaxRetryDelay"] = "00:00:05";
+        var client = before.Storefront();
+        var order = await client.CreateOrderAsync();
+        receiver.Fail(order.Id(), times: int.MaxValue);
+        await (await client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { source = "tok_visa" })).ShouldBe(HttpStatusCode.Created);
+        var ids = await before.EventIdsAboutAsync(order.Id());
+        await receiver.WaitForAsync(hooks => hooks.Any(hook => hook.EventId == ids[0]), "a failed attempt");
+        await before.DisposeAsync();
+        receiver.Fail(order.Id(), times: 0);
+
+        // A deployment that lost its webhook settings: the backlog must not be failed for good.
+        await using (var unconfigured = new SettingsFactory(new() { ["ConnectionStrings:PaymentSlices"] = before.ConnectionString, ["Webhooks:PollInterval"] = "00:00:00.050" }))
+        {
+            var storefront = unconfigured.Storefront();
+            await Task.Delay(TimeSpan.FromMilliseconds(500)); // ten polls
+            foreach (var id in ids)
+            {
+                (await (await storefront.GetAsync($"/v1/events/{id}")).ShouldBe(HttpStatusCode.OK)).Str("status").Should().Be("pending");
+            }
+        }
+
+        await using (var after = new WebhookFactory(receiver, before.ConnectionString))
+        {
+            after.StartServer();
+            await receiver.DeliveredAboutAsync(order.Id(), "payment.succeeded", "order.paid");
+            await after.EventWhenAsync(ids[1], "delivered");
+        }
+
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(Path.GetDirectoryName(before.DatabasePath)!, recursive: true);
+    }
+
+    [Fact]
     public async Task RedeliveringAnEventWhileItsAttemptHangs_SendsItAgainAfterThatAttempt_NotAlongside()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
