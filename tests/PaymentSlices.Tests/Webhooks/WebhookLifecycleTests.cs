@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
@@ -84,17 +85,7 @@ public sealed class WebhookLifecycleTests
     public async Task AnEndpointWhoseUrlChanged_FailsItsPendingDeliveriesAtStart_AndRedeliveryToTheNewUrlMakesTheEventDelivered()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
-        var before = new WebhookFactory(receiver) { KeepDatabaseOnDispose = true };
-        before.Settings["Webhooks:RetryDelay"] = "00:00:05";
-        before.Settings["Webhooks:MaxRetryDelay"] = "00:00:05";
-        var client = before.Storefront();
-        var order = await client.CreateOrderAsync();
-        receiver.Fail(order.Id(), times: int.MaxValue);
-        await (await client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { source = "tok_visa" })).ShouldBe(HttpStatusCode.Created);
-        var ids = await before.EventIdsAboutAsync(order.Id());
-        await receiver.WaitForAsync(hooks => hooks.Count(hook => hook.EventId == ids[0]) >= 2, "a failed round");
-        await before.DisposeAsync();
-        receiver.Fail(order.Id(), times: 0);
+        var (before, order, ids) = await StoppedWithAPendingOrderAsync(receiver);
 
         await using (var after = new WebhookFactory(receiver, before.ConnectionString))
         {
@@ -136,17 +127,7 @@ public sealed class WebhookLifecycleTests
     public async Task StartedWithNoEndpointConfigured_ThePendingBacklogWaits_AndIsDeliveredWhenTheEndpointIsBack()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
-        var before = new WebhookFactory(receiver) { KeepDatabaseOnDispose = true };
-        before.Settings["Webhooks:RetryDelay"] = "00:00:05";
-        before.Settings["Webhooks:MaxRetryDelay"] = "00:00:05";
-        var client = before.Storefront();
-        var order = await client.CreateOrderAsync();
-        receiver.Fail(order.Id(), times: int.MaxValue);
-        await (await client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { source = "tok_visa" })).ShouldBe(HttpStatusCode.Created);
-        var ids = await before.EventIdsAboutAsync(order.Id());
-        await receiver.WaitForAsync(hooks => hooks.Any(hook => hook.EventId == ids[0]), "a failed attempt");
-        await before.DisposeAsync();
-        receiver.Fail(order.Id(), times: 0);
+        var (before, order, ids) = await StoppedWithAPendingOrderAsync(receiver);
 
         // A deployment that lost its webhook settings: the backlog must not be failed for good.
         await using (var unconfigured = new SettingsFactory(new() { ["ConnectionStrings:PaymentSlices"] = before.ConnectionString, ["Webhooks:PollInterval"] = "00:00:00.050" }))
@@ -218,6 +199,26 @@ public sealed class WebhookLifecycleTests
         var shown = await factory.EventWhenAsync(ids[0], "delivered");
         shown["deliveries"]!.AsArray().Single()!["attempts"]!.AsArray().Should().ContainSingle("only the attempt that could be recorded is shown");
         receiver.Received.Count(hook => hook.EventId == ids[0]).Should().Be(2, "at least once: sent again after the pause");
+    }
+
+    /// <summary>
+    /// A service whose endpoint fails an order's events, stopped with them still pending (the next round 5 s away); the
+    /// endpoint then recovers. Returns the stopped service (its database kept), the order and its event ids.
+    /// </summary>
+    private static async Task<(WebhookFactory Before, JsonNode Order, List<string> Ids)> StoppedWithAPendingOrderAsync(WebhookReceiver receiver)
+    {
+        var before = new WebhookFactory(receiver) { KeepDatabaseOnDispose = true };
+        before.Settings["Webhooks:RetryDelay"] = "00:00:05";
+        before.Settings["Webhooks:MaxRetryDelay"] = "00:00:05";
+        var client = before.Storefront();
+        var order = await client.CreateOrderAsync();
+        receiver.Fail(order.Id(), times: int.MaxValue);
+        await (await client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { source = "tok_visa" })).ShouldBe(HttpStatusCode.Created);
+        var ids = await before.EventIdsAboutAsync(order.Id());
+        await receiver.WaitForAsync(hooks => hooks.Count(hook => hook.EventId == ids[0]) >= 2, "a failed round");
+        await before.DisposeAsync();
+        receiver.Fail(order.Id(), times: 0);
+        return (before, order, ids);
     }
 
     private static async Task Exec(string connectionString, string sql)
