@@ -100,7 +100,9 @@ public sealed partial class WebhookDispatcher(
         Timeout = Timeout.InfiniteTimeSpan, // the Polly timeout bounds each attempt
     };
 
-    private (WebhookOptions Options, ResiliencePipeline<int> Pipeline)? pipeline;
+    private readonly Lazy<ResiliencePipeline<int>> pipeline = new(() => BuildPipeline(options.Value));
+
+    private readonly Lazy<string> configured = new(() => JsonSerializer.Serialize(options.Value.Endpoints.Select(endpoint => endpoint.Url)));
 
     public override void Dispose()
     {
@@ -246,12 +248,11 @@ public sealed partial class WebhookDispatcher(
             return true;
         }
 
-        var configured = JsonSerializer.Serialize(options.Value.Endpoints.Select(endpoint => endpoint.Url));
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<Db>();
         await db.BeginAsync(stoppingToken);
         var connection = await db.OpenAsync(stoppingToken);
-        var orphans = (await connection.QueryAsync<DueDelivery>(db.Command(SelectOrphans, new { Configured = configured }, stoppingToken))).ToList();
+        var orphans = (await connection.QueryAsync<DueDelivery>(db.Command(SelectOrphans, new { Configured = configured.Value }, stoppingToken))).ToList();
         var now = clock.Now();
         foreach (var orphan in orphans)
         {
@@ -268,7 +269,7 @@ public sealed partial class WebhookDispatcher(
 
         foreach (var eventId in orphans.Select(orphan => orphan.EventId).Distinct())
         {
-            await connection.ExecuteAsync(db.Command(UpdateEventStatus, new { EventId = eventId, Configured = configured }, stoppingToken));
+            await connection.ExecuteAsync(db.Command(UpdateEventStatus, new { EventId = eventId, Configured = configured.Value }, stoppingToken));
         }
 
         await db.CommitAsync(stoppingToken);
@@ -315,31 +316,24 @@ public sealed partial class WebhookDispatcher(
     private async Task DeliverAsync(DueDelivery delivery, WebhookOptions settings, CancellationToken stoppingToken)
     {
         var attempts = new List<Attempt>();
-        var endpoint = settings.Find(delivery.Endpoint);
-        int? delivered = null;
-        if (endpoint is null)
+        // Only configured endpoints' deliveries are read (the others are settled at start).
+        var endpoint = settings.Find(delivery.Endpoint) ?? throw new InvalidOperationException("A delivery to an endpoint not configured was read.");
+        var context = ResilienceContextPool.Shared.Get(stoppingToken);
+        bool delivered;
+        try
         {
-            attempts.Add(new Attempt(clock.Now(), null, "The endpoint is no longer configured.", 0)); // only endpoints configured now are read
+            var outcome = await pipeline.Value.ExecuteOutcomeAsync(
+                (attemptContext, state) => state.Dispatcher.SendAsync(state.Delivery, state.Endpoint, state.Attempts, attemptContext.CancellationToken, stoppingToken),
+                context,
+                (Dispatcher: this, Delivery: delivery, Endpoint: endpoint, Attempts: attempts));
+            delivered = outcome.Exception is null && outcome.Result is >= 200 and < 300;
         }
-        else
+        finally
         {
-            var context = ResilienceContextPool.Shared.Get(stoppingToken);
-            try
-            {
-                var outcome = await Pipeline(settings).ExecuteOutcomeAsync(
-                    (attemptContext, state) => state.Dispatcher.SendAsync(state.Delivery, state.Endpoint, state.Attempts, attemptContext.CancellationToken, stoppingToken),
-                    context,
-                    (Dispatcher: this, Delivery: delivery, Endpoint: endpoint, Attempts: attempts));
-                delivered = outcome.Exception is null && outcome.Result is >= 200 and < 300 ? outcome.Result : null;
-            }
-            finally
-            {
-                ResilienceContextPool.Shared.Return(context);
-            }
+            ResilienceContextPool.Shared.Return(context);
         }
 
-        await RecordAsync(delivery, settings, attempts, delivered is not null,
-            interrupted: endpoint is not null && stoppingToken.IsCancellationRequested, giveUp: endpoint is null);
+        await RecordAsync(delivery, settings, attempts, delivered, interrupted: stoppingToken.IsCancellationRequested);
     }
 
     private async ValueTask<Outcome<int>> SendAsync(
@@ -378,7 +372,7 @@ public sealed partial class WebhookDispatcher(
         }
     }
 
-    private async Task RecordAsync(DueDelivery delivery, WebhookOptions settings, List<Attempt> attempts, bool delivered, bool interrupted, bool giveUp)
+    private async Task RecordAsync(DueDelivery delivery, WebhookOptions settings, List<Attempt> attempts, bool delivered, bool interrupted)
     {
         var now = clock.Now();
         var rounds = interrupted ? 0 : 1;
@@ -387,7 +381,7 @@ public sealed partial class WebhookDispatcher(
         var retryUntil = delivery.Rounds == 0 && attempts.Count > 0 && attempts[0].AttemptedAt + settings.RetryFor > delivery.RetryUntil
             ? attempts[0].AttemptedAt + settings.RetryFor
             : delivery.RetryUntil;
-        DateTimeOffset? next = delivered || giveUp ? null
+        DateTimeOffset? next = delivered ? null
             : interrupted ? now // resumes at the next start
             : RetrySchedule.Next(delivery.Rounds, retryUntil, now, settings.RetryDelay, settings.MaxRetryDelay, Random.Shared.NextDouble());
         var status = delivered ? "delivered" : next is null ? "failed" : "pending";
@@ -420,8 +414,7 @@ public sealed partial class WebhookDispatcher(
             RetryUntil = retryUntil,
             DeliveredAt = delivered ? now : (DateTimeOffset?)null,
         }, CancellationToken.None));
-        var configured = JsonSerializer.Serialize(settings.Endpoints.Select(endpoint => endpoint.Url));
-        await connection.ExecuteAsync(db.Command(UpdateEventStatus, new { delivery.EventId, Configured = configured }, CancellationToken.None));
+        await connection.ExecuteAsync(db.Command(UpdateEventStatus, new { delivery.EventId, Configured = configured.Value }, CancellationToken.None));
         await db.CommitAsync(CancellationToken.None);
         if (updated == 0)
         {
@@ -439,13 +432,9 @@ public sealed partial class WebhookDispatcher(
         }
     }
 
-    private ResiliencePipeline<int> Pipeline(WebhookOptions settings)
+    // Settings are read once, at start (IOptions): one pipeline, one list of configured endpoints for the SQL.
+    private static ResiliencePipeline<int> BuildPipeline(WebhookOptions settings)
     {
-        if (pipeline is { } built && ReferenceEquals(built.Options, settings))
-        {
-            return built.Pipeline;
-        }
-
         var builder = new ResiliencePipelineBuilder<int>();
         if (settings.ImmediateRetries > 0)
         {
@@ -460,9 +449,7 @@ public sealed partial class WebhookDispatcher(
             });
         }
 
-        var created = builder.AddTimeout(new TimeoutStrategyOptions { Timeout = settings.AttemptTimeout }).Build();
-        pipeline = (settings, created);
-        return created;
+        return builder.AddTimeout(new TimeoutStrategyOptions { Timeout = settings.AttemptTimeout }).Build();
     }
 
     private static long Elapsed(long started) => (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
