@@ -63,41 +63,32 @@ public sealed class Db(DbConnectionFactory factory, WriteGate gate, ShutdownDrai
         new(sql, parameters, Transaction, cancellationToken: cancellationToken);
 
     /// <summary>Waits for the write gate and begins the transaction; for a background job, which is never refused.</summary>
-    public Task BeginAsync(CancellationToken cancellationToken) => BeginAsync(refuseWhenDraining: false, cancellationToken);
+    public Task BeginAsync(CancellationToken cancellationToken) => BeginAsync(CancellationToken.None, cancellationToken);
 
     /// <summary>
     /// The same for a request: when the service is stopping and its drain deadline passes while this request still
     /// waits for its turn, it is refused with <see cref="ServiceStoppingException"/> (503), nothing written.
     /// </summary>
-    public Task BeginRequestAsync(CancellationToken cancellationToken) => BeginAsync(refuseWhenDraining: true, cancellationToken);
+    public Task BeginRequestAsync(CancellationToken cancellationToken) => BeginAsync(drain.Closed, cancellationToken);
 
-    private async Task BeginAsync(bool refuseWhenDraining, CancellationToken cancellationToken)
+    /// <param name="refused">Cancelled when a writer still waiting for the gate is refused (never, for a background job).</param>
+    /// <param name="cancellationToken">The caller's own token.</param>
+    private async Task BeginAsync(CancellationToken refused, CancellationToken cancellationToken)
     {
         if (Transaction is not null)
         {
             throw new InvalidOperationException("A write transaction is already open in this request.");
         }
 
-        if (refuseWhenDraining)
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, refused);
+        try
         {
-            if (drain.Closed.IsCancellationRequested)
-            {
-                throw new ServiceStoppingException();
-            }
-
-            using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, drain.Closed);
-            try
-            {
-                await gate.WaitAsync(waiting.Token);
-            }
-            catch (OperationCanceledException) when (drain.Closed.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-            {
-                throw new ServiceStoppingException();
-            }
+            refused.ThrowIfCancellationRequested();
+            await gate.WaitAsync(waiting.Token);
         }
-        else
+        catch (OperationCanceledException) when (refused.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            await gate.WaitAsync(cancellationToken);
+            throw new ServiceStoppingException();
         }
 
         holdsGate = true;

@@ -77,8 +77,6 @@ public static class DatabaseRegistration
         services.AddSingleton(new DbConnectionFactory(connectionString));
         services.AddSingleton<WriteGate>();
         services.AddSingleton<Migrator>();
-        // A hosted service: it runs after configuration is validated and before the server takes requests.
-        services.AddHostedService<MigrateOnStart>();
         services.AddScoped<Db>();
         return services;
     }
@@ -125,7 +123,7 @@ public static class DatabaseRegistration
 
     /// <summary>
     /// Applies the migrations; a database that cannot be opened for writing is a start-up error naming the setting.
-    /// Runs before the host starts (Program) and again, as a no-op, when it starts (for hosts such as the tests').
+    /// Program runs it once, before the host starts (the tests' factory runs Program too).
     /// </summary>
     public static async Task MigrateDatabaseAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
     {
@@ -139,12 +137,5 @@ public static class DatabaseRegistration
                 $"{Setting}: the database '{services.GetRequiredService<DbConnectionFactory>().DataSource}' cannot be opened for writing ({error.Message}). " +
                 "Check the path and that the service's user may write the folder.", error);
         }
-    }
-
-    private sealed class MigrateOnStart(IServiceProvider services) : IHostedService
-    {
-        public Task StartAsync(CancellationToken cancellationToken) => services.MigrateDatabaseAsync(cancellationToken);
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

@@ -119,7 +119,11 @@ public sealed partial class WebhookDispatcher(
             {
                 try
                 {
-                    orphansSettled = orphansSettled || await SettleOrphansAsync(stoppingToken);
+                    if (!orphansSettled)
+                    {
+                        await SettleOrphansAsync(stoppingToken);
+                        orphansSettled = true;
+                    }
                 }
                 catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
                 {
@@ -241,11 +245,11 @@ public sealed partial class WebhookDispatcher(
     /// and their events' status follows. With no endpoint configured at all, webhooks are off: nothing is settled, and
     /// pending deliveries wait for their endpoint to come back (a missing setting must not fail a whole backlog).
     /// </summary>
-    private async Task<bool> SettleOrphansAsync(CancellationToken stoppingToken)
+    private async Task SettleOrphansAsync(CancellationToken stoppingToken)
     {
         if (options.Value.Endpoints.Length == 0)
         {
-            return true;
+            return;
         }
 
         await using var scope = scopes.CreateAsyncScope();
@@ -273,7 +277,6 @@ public sealed partial class WebhookDispatcher(
         }
 
         await db.CommitAsync(stoppingToken);
-        return true;
     }
 
     /// <summary>
