@@ -17,6 +17,7 @@ using PaymentSlices.Api.Features.PayOrder;
 using PaymentSlices.Api.Features.RedeliverEvent;
 using PaymentSlices.Api.Features.ThreeDSecure;
 using PaymentSlices.Api.Kernel;
+using PaymentSlices.Api.Payments;
 using PaymentSlices.Api.Pipeline;
 using PaymentSlices.Api.Reference;
 using PaymentSlices.Api.Webhooks;
@@ -36,6 +37,7 @@ try
         .AddMediatorPipeline()
         .AddIdempotency(builder.Configuration)
         .AddPaymentProcessor(builder.Configuration)
+        .AddPayments(builder.Configuration)
         .AddThreeDSecure(builder.Configuration)
         .AddLimits(builder.Configuration)
         .AddWebhooks(builder.Configuration)

@@ -27,6 +27,9 @@ public class ApiFactory : WebApplicationFactory<Program>
     /// <summary>The built-in sandbox processor, to count the charges it made.</summary>
     public SandboxPaymentProcessor Processor => Services.GetRequiredService<SandboxPaymentProcessor>();
 
+    /// <summary>One look of the reconciler, as its timer would run it: settles the charges and refunds left processing.</summary>
+    public Task<int> ReconcileAsync() => Services.GetRequiredService<PaymentSlices.Api.Payments.Reconciler>().RunOnceAsync(CancellationToken.None);
+
     /// <summary>A client with the storefront key as <c>Authorization: Bearer</c>.</summary>
     public HttpClient Storefront()
     {
@@ -68,6 +71,9 @@ public class ApiFactory : WebApplicationFactory<Program>
         // Hundreds of requests a second from one key are the point of the concurrency tests; LimitsTests sets its own.
         builder.UseSetting("Limits:RequestsPerSecond", "1000000");
         builder.UseSetting("Limits:Burst", "1000000");
+        // The reconciler looks once at start; tests that leave a charge processing run it themselves (ReconcileAsync).
+        builder.UseSetting("Reconciler:Interval", "01:00:00");
+        builder.UseSetting("Reconciler:MinAge", "00:00:00");
         if (ConfigureTestServices is not null)
         {
             builder.ConfigureTestServices(ConfigureTestServices);

@@ -27,112 +27,124 @@ public sealed class DbConnectionFactory(string connectionString)
 }
 
 /// <summary>
-/// SQLite has one writer at a time. Several pooled connections racing for the write lock retry with
-/// sleeps (seconds of tail latency), so the service queues its writers here instead, in order.
+/// The request's database session. Queries use a read connection of their own (WAL: readers never wait for the
+/// writer). Writes happen in turns of the <see cref="GroupCommit"/>: between <see cref="BeginAsync(CancellationToken)"/>
+/// and <see cref="CommitAsync"/> the session writes into the shared batch transaction, and <see cref="CommitAsync"/>
+/// returns once the batch is durable. A request may take several turns (a charge takes two, with the processor
+/// called between them and no turn held).
 /// </summary>
-public sealed class WriteGate : IDisposable
+public sealed class Db(DbConnectionFactory factory, GroupCommit writer, ShutdownDrain drain) : IAsyncDisposable
 {
-    private readonly SemaphoreSlim gate = new(1, 1);
-
-    public void Dispose() => gate.Dispose();
-
-    public Task WaitAsync(CancellationToken cancellationToken) => gate.WaitAsync(cancellationToken);
-
-    public void Release() => gate.Release();
-}
-
-/// <summary>
-/// The request's database session. Queries open a connection of their own; a command gets one write
-/// transaction, begun by the pipeline, that the handler and the pipeline's behaviours all write into.
-/// </summary>
-public sealed class Db(DbConnectionFactory factory, WriteGate gate, ShutdownDrain drain) : IAsyncDisposable
-{
-    private DbConnection? connection;
-    private bool holdsGate;
+    private DbConnection? readConnection;
+    private WriteTurn? turn;
     private List<Action>? onCommitted;
+    private List<Func<Db, DbConnection, Task>>? beforeFirstWrite;
+    private bool committedBefore;
 
-    /// <summary>The open write transaction of a command; null in a query.</summary>
-    public DbTransaction? Transaction { get; private set; }
+    /// <summary>The open write transaction of a turn; null outside one.</summary>
+    public DbTransaction? Transaction => turn?.Transaction;
 
-    /// <summary>The session's connection, opened on first use (inside a command: the transaction's).</summary>
+    /// <summary>True between the start of a turn and its commit or rollback.</summary>
+    public bool InTurn => turn is not null;
+
+    /// <summary>The session's connection: inside a turn the writer's, outside one a read connection opened on first use.</summary>
     public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
-        connection ??= await factory.OpenAsync(cancellationToken);
+        turn?.Connection ?? (readConnection ??= await factory.OpenAsync(cancellationToken));
 
     /// <summary>A Dapper command on this session: parameters, the transaction if any, and the token.</summary>
     public CommandDefinition Command(string sql, object? parameters, CancellationToken cancellationToken) =>
         new(sql, parameters, Transaction, cancellationToken: cancellationToken);
 
-    /// <summary>Waits for the write gate and begins the transaction; for a background job, which is never refused.</summary>
+    /// <summary>Runs <paramref name="action"/> at the start of the session's first turn, inside it (the idempotency claim).</summary>
+    public void BeforeFirstWrite(Func<Db, DbConnection, Task> action) => (beforeFirstWrite ??= []).Add(action);
+
+    /// <summary>Waits for a turn; for a background job, which is never refused.</summary>
     public Task BeginAsync(CancellationToken cancellationToken) => BeginAsync(CancellationToken.None, cancellationToken);
 
     /// <summary>
     /// The same for a request: when the service is stopping and its drain deadline passes while this request still
-    /// waits for its turn, it is refused with <see cref="ServiceStoppingException"/> (503), nothing written.
+    /// waits for its first turn, it is refused with <see cref="ServiceStoppingException"/> (503), nothing written. A
+    /// later turn (a charge's second phase, after the processor answered) is never refused: what the processor did
+    /// must be recorded.
     /// </summary>
-    public Task BeginRequestAsync(CancellationToken cancellationToken) => BeginAsync(drain.Closed, cancellationToken);
+    public Task BeginRequestAsync(CancellationToken cancellationToken) =>
+        BeginAsync(committedBefore ? CancellationToken.None : drain.Closed, cancellationToken);
 
-    /// <param name="refused">Cancelled when a writer still waiting for the gate is refused (never, for a background job).</param>
+    /// <param name="refused">Cancelled when a writer still waiting for its turn is refused (never, for a background job).</param>
     /// <param name="cancellationToken">The caller's own token.</param>
     private async Task BeginAsync(CancellationToken refused, CancellationToken cancellationToken)
     {
-        if (Transaction is not null)
+        if (turn is not null)
         {
-            throw new InvalidOperationException("A write transaction is already open in this request.");
+            throw new InvalidOperationException("A write turn is already open in this request.");
         }
 
         using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, refused);
         try
         {
             refused.ThrowIfCancellationRequested();
-            await gate.WaitAsync(waiting.Token);
+            turn = await writer.EnterAsync(waiting.Token);
         }
         catch (OperationCanceledException) when (refused.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw new ServiceStoppingException();
         }
 
-        holdsGate = true;
-        var open = await OpenAsync(cancellationToken);
-        Transaction = await open.BeginTransactionAsync(cancellationToken); // BEGIN IMMEDIATE on SQLite
+        if (beforeFirstWrite is { } actions)
+        {
+            beforeFirstWrite = null;
+            try
+            {
+                foreach (var action in actions)
+                {
+                    await action(this, turn.Connection);
+                }
+            }
+            catch
+            {
+                await EndAsync();
+                throw;
+            }
+        }
     }
 
+    /// <summary>Ends the turn keeping its writes, and returns once they are durable; then runs the on-commit actions.</summary>
     public async Task CommitAsync(CancellationToken cancellationToken)
     {
-        await (Transaction ?? throw new InvalidOperationException("No write transaction is open.")).CommitAsync(cancellationToken);
-        foreach (var action in onCommitted ?? [])
+        var current = turn ?? throw new InvalidOperationException("No write turn is open.");
+        turn = null;
+        var actions = onCommitted;
+        onCommitted = null;
+        await current.EndAsync(keep: true);
+        committedBefore = true;
+        foreach (var action in actions ?? [])
         {
             action();
         }
-
-        onCommitted = null;
     }
 
-    /// <summary>Runs <paramref name="action"/> once the open transaction commits; never if it rolls back.</summary>
+    /// <summary>Runs <paramref name="action"/> once the open turn's writes are durable; never if they roll back.</summary>
     public void OnCommitted(Action action) => (onCommitted ??= []).Add(action);
 
-    /// <summary>Ends the write transaction (rolling back what was not committed) and lets the next writer in.</summary>
-    public async ValueTask EndAsync()
+    /// <summary>Ends the turn, rolling back what was not committed; nothing when no turn is open.</summary>
+    public ValueTask EndAsync()
     {
         onCommitted = null;
-        if (Transaction is not null)
+        if (turn is { } current)
         {
-            await Transaction.DisposeAsync();
-            Transaction = null;
+            turn = null;
+            _ = current.EndAsync(keep: false);
         }
 
-        if (holdsGate)
-        {
-            holdsGate = false;
-            gate.Release();
-        }
+        return ValueTask.CompletedTask;
     }
 
     public async ValueTask DisposeAsync()
     {
         await EndAsync();
-        if (connection is not null)
+        if (readConnection is not null)
         {
-            await connection.DisposeAsync();
+            await readConnection.DisposeAsync();
         }
     }
 }

@@ -75,7 +75,7 @@ public static class DatabaseRegistration
 
         TimestampHandler.Register();
         services.AddSingleton(new DbConnectionFactory(connectionString));
-        services.AddSingleton<WriteGate>();
+        services.AddSingleton<GroupCommit>();
         services.AddSingleton<Migrator>();
         services.AddScoped<Db>();
         return services;

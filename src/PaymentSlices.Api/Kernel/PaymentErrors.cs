@@ -20,6 +20,15 @@ public static class PaymentErrors
         };
     }
 
+    /// <summary>
+    /// The 402 of a failed payment: <c>card_declined</c> for a decline, <c>processing_error</c> for a charge the
+    /// processor never made (its answer was lost, and the reconciler found no charge).
+    /// </summary>
+    public static ApiError Failed(PaymentRow payment, string? paymentIntentId = null) =>
+        payment.FailureCode == PaymentRow.NotMadeCode
+            ? CardDeclined(payment, paymentIntentId) with { Code = PaymentRow.NotMadeCode, Title = "Payment failed" }
+            : CardDeclined(payment, paymentIntentId);
+
     /// <summary>Seed 003's "Invalid payment source": a token the processor does not know.</summary>
     public static ApiError InvalidSource() =>
         ApiError.InvalidField("invalid_payment_source", "Invalid payment source", "source", "Invalid payment source");

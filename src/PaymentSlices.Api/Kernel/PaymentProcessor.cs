@@ -12,7 +12,18 @@ public interface IPaymentProcessor
     /// </summary>
     Task<ChargeResult> ChargeAsync(ChargeRequest request, CancellationToken cancellationToken);
 
-    Task<string> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken);
+    /// <summary>Refunds part or all of a charge; the processor's reference, or null when the key was closed as not made.</summary>
+    Task<string?> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// What became of the charge sent with <paramref name="idempotencyKey"/>, for a payment whose answer was lost (a
+    /// crash, a processor that did not answer). When the processor never received it, it records the key as
+    /// <see cref="ChargeResult.NotMade"/>, so that a late copy of the request can no longer charge: the answer is final.
+    /// </summary>
+    Task<ChargeResult> ResolveChargeAsync(string idempotencyKey, CancellationToken cancellationToken);
+
+    /// <summary>The same for a refund: its processor reference, or null when it was not made (and now cannot be).</summary>
+    Task<string?> ResolveRefundAsync(string idempotencyKey, CancellationToken cancellationToken);
 
     /// <summary>
     /// Keeps a card in the processor's vault; we keep only the token it returns and the display fields. A repeat
@@ -48,6 +59,9 @@ public abstract record ChargeResult
 
     /// <summary>The processor does not know the token: the request was wrong, nothing was attempted.</summary>
     public sealed record InvalidSource : ChargeResult;
+
+    /// <summary>The processor has no charge under the key, and now never will: no money moved.</summary>
+    public sealed record NotMade : ChargeResult;
 }
 
 public abstract record SaveCardResult

@@ -40,6 +40,9 @@ public sealed class ProcessorUnavailableException(TimeSpan retryAfter, Exception
     : Exception("The payment processor is unavailable.", inner)
 {
     public TimeSpan RetryAfter { get; } = retryAfter;
+
+    /// <summary>The breaker was open: the call never left, so nothing can have been charged or refunded.</summary>
+    public bool NeverSent => InnerException is BrokenCircuitException;
 }
 
 /// <summary>
@@ -53,8 +56,14 @@ public sealed class ResilientPaymentProcessor(IPaymentProcessor inner, Resilienc
     public Task<ChargeResult> ChargeAsync(ChargeRequest request, CancellationToken cancellationToken) =>
         Run(token => inner.ChargeAsync(request, token), cancellationToken);
 
-    public Task<string> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken) =>
+    public Task<string?> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken) =>
         Run(token => inner.RefundAsync(request, token), cancellationToken);
+
+    public Task<ChargeResult> ResolveChargeAsync(string idempotencyKey, CancellationToken cancellationToken) =>
+        Run(token => inner.ResolveChargeAsync(idempotencyKey, token), cancellationToken);
+
+    public Task<string?> ResolveRefundAsync(string idempotencyKey, CancellationToken cancellationToken) =>
+        Run(token => inner.ResolveRefundAsync(idempotencyKey, token), cancellationToken);
 
     public Task<SaveCardResult> SaveCardAsync(string idempotencyKey, PaymentSource source, CancellationToken cancellationToken) =>
         Run(token => inner.SaveCardAsync(idempotencyKey, source, token), cancellationToken);

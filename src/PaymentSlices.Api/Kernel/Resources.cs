@@ -64,50 +64,80 @@ public sealed class PaymentRow
     public string? DeclineCode { get; init; }
     public string? ReceiptNumber { get; init; }
     public string? ProcessorReference { get; init; }
+    public string? ProcessorKey { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset? PaidAt { get; init; }
 
-    /// <summary>The row a charge attempt leaves: succeeded with a receipt, or failed with the decline.</summary>
-    public static PaymentRow FromCharge(
-        string id,
-        ChargeResult result, long amount, Currency currency, PaymentSource? source, string? description,
+    /// <summary>Failure code of a charge the processor never made (its answer was lost and it has no record of it).</summary>
+    public const string NotMadeCode = "processing_error";
+
+    public bool IsProcessing => Status == "processing";
+
+    /// <summary>
+    /// The row a charge leaves before the processor is called (phase one of a charge): <c>processing</c>, with the key
+    /// the processor will be sent. The card's display fields come with the processor's answer.
+    /// </summary>
+    public static PaymentRow Processing(
+        string id, string processorKey, long amount, Currency currency, PaymentSource? source, string? description,
         IReadOnlyDictionary<string, string>? metadata, DateTimeOffset now, string? orderId = null, string? paymentIntentId = null,
-        SavedCardRow? savedCard = null)
+        SavedCardRow? savedCard = null) => new()
+    {
+        Id = id,
+        OrderId = orderId,
+        PaymentIntentId = paymentIntentId,
+        Amount = amount,
+        Currency = currency.Code,
+        Status = "processing",
+        SourceToken = savedCard is null ? source?.Token : null,
+        PaymentMethod = savedCard?.Id,
+        Customer = savedCard?.CustomerId,
+        Description = description,
+        Metadata = MetadataJson.Write(metadata),
+        ProcessorKey = processorKey,
+        CreatedAt = now,
+    };
+
+    /// <summary>The row once the processor has answered: succeeded with a receipt, failed with the decline, or awaiting 3-D Secure.</summary>
+    public PaymentRow Settled(ChargeResult result, DateTimeOffset now)
     {
         var (card, succeeded, declined, reference) = result switch
         {
             ChargeResult.Succeeded s => (s.Card, s, (ChargeResult.Declined?)null, s.Reference),
             ChargeResult.Declined d => (d.Card, null, d, null),
             ChargeResult.RequiresAction a => (a.Card, null, null, a.Reference),
+            ChargeResult.NotMade => ((CardDisplay?)null, null, null, null),
             _ => throw new ArgumentException("Only a charge that was attempted leaves a payment.", nameof(result)),
         };
 
         return new PaymentRow
         {
-            Id = id,
-            OrderId = orderId,
-            PaymentIntentId = paymentIntentId,
-            Amount = amount,
-            Currency = currency.Code,
+            Id = Id,
+            OrderId = OrderId,
+            PaymentIntentId = PaymentIntentId,
+            Amount = Amount,
+            Currency = Currency,
             Status = result switch { ChargeResult.Succeeded => "succeeded", ChargeResult.RequiresAction => "requires_action", _ => "failed" },
-            SourceToken = savedCard is null ? source?.Token : null,
-            PaymentMethod = savedCard?.Id,
-            Customer = savedCard?.CustomerId,
-            CardBrand = card.Brand,
-            CardLast4 = card.Last4,
-            CardExpMonth = card.ExpMonth,
-            CardExpYear = card.ExpYear,
-            CardName = card.Name,
-            CardAddressCountry = card.AddressCountry,
-            CardAddressPostCode = card.AddressPostCode,
-            Description = description,
-            Metadata = MetadataJson.Write(metadata),
-            FailureCode = declined is not null ? "card_declined" : null,
-            FailureMessage = declined?.Message,
+            SourceToken = SourceToken,
+            PaymentMethod = PaymentMethod,
+            Customer = Customer,
+            CardBrand = card?.Brand ?? CardBrand,
+            CardLast4 = card?.Last4 ?? CardLast4,
+            CardExpMonth = card?.ExpMonth ?? CardExpMonth,
+            CardExpYear = card?.ExpYear ?? CardExpYear,
+            CardName = card?.Name ?? CardName,
+            CardAddressCountry = card?.AddressCountry ?? CardAddressCountry,
+            CardAddressPostCode = card?.AddressPostCode ?? CardAddressPostCode,
+            AmountRefunded = AmountRefunded,
+            Description = Description,
+            Metadata = Metadata,
+            FailureCode = declined is not null ? "card_declined" : result is ChargeResult.NotMade ? NotMadeCode : null,
+            FailureMessage = declined?.Message ?? (result is ChargeResult.NotMade
+                ? "The processor's answer was lost and it has no record of the charge: nothing was charged." : null),
             DeclineCode = declined?.DeclineCode,
             ReceiptNumber = succeeded is not null ? Ids.NewReceiptNumber() : null,
             ProcessorReference = reference,
-            CreatedAt = now,
+            ProcessorKey = ProcessorKey,
+            CreatedAt = CreatedAt,
             PaidAt = succeeded is not null ? now : null,
         };
     }
@@ -149,6 +179,7 @@ public sealed class RefundRow
     public string? Reason { get; init; }
     public string? Metadata { get; init; }
     public string? ProcessorReference { get; init; }
+    public string? ProcessorKey { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
 
     public RefundResource ToResource() =>

@@ -19,14 +19,35 @@ public sealed class SandboxOptions
 
     /// <summary>Every call fails, as a processor that is down.</summary>
     public bool Down { get; set; }
+
+    /// <summary>
+    /// A file where the sandbox keeps what it charged, refunded and saved, so that it remembers across restarts of the
+    /// service as an outside processor would (the crash tests use it). Unset: in memory only.
+    /// </summary>
+    public string? JournalPath { get; set; }
 }
 
 /// <summary>
 /// An in-process processor with Stripe's test values, so that everything works offline. It remembers each
 /// charge by idempotency key, as a real processor does, and can say how many charges it made.
 /// </summary>
-public sealed class SandboxPaymentProcessor(TimeProvider clock, IOptions<SandboxOptions> faults) : IPaymentProcessor
+public sealed class SandboxPaymentProcessor : IPaymentProcessor
 {
+    private readonly TimeProvider clock;
+    private readonly IOptions<SandboxOptions> faults;
+    private readonly SandboxJournal? journal;
+
+    public SandboxPaymentProcessor(TimeProvider clock, IOptions<SandboxOptions> faults)
+    {
+        this.clock = clock;
+        this.faults = faults;
+        if (faults.Value.JournalPath is { Length: > 0 } path)
+        {
+            journal = new SandboxJournal(path);
+            journal.Load(charges, refunds);
+        }
+    }
+
     private const string ThreeDSecureCard = "4000002500003155";
     private const string RequiresAction = "requires_action";
 
@@ -52,7 +73,8 @@ public sealed class SandboxPaymentProcessor(TimeProvider clock, IOptions<Sandbox
     };
 
     private readonly ConcurrentDictionary<string, ChargeResult> charges = new();
-    private readonly ConcurrentDictionary<string, string> refunds = new();
+    // A refund key recorded as not made maps to null.
+    private readonly ConcurrentDictionary<string, string?> refunds = new();
     private readonly ConcurrentDictionary<string, SaveCardResult> savedCards = new();
 
     /// <summary>Charges that succeeded, one per idempotency key however often it was sent.</summary>
@@ -75,11 +97,40 @@ public sealed class SandboxPaymentProcessor(TimeProvider clock, IOptions<Sandbox
 
         var result = Decide(request.Source, request.SavedCard);
         // A token it did not know was no charge: nothing to remember under the key.
-        return result is ChargeResult.InvalidSource ? result : charges.GetOrAdd(request.IdempotencyKey, result);
+        return result is ChargeResult.InvalidSource ? result : Remember(request.IdempotencyKey, result);
     }
 
-    public Task<string> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken) =>
-        WithFaults(() => refunds.GetOrAdd(request.IdempotencyKey, _ => Ids.New("re")), cancellationToken);
+    public Task<string?> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken) =>
+        WithFaults(() => RememberRefund(request.IdempotencyKey, Ids.New("re")), cancellationToken);
+
+    public Task<ChargeResult> ResolveChargeAsync(string idempotencyKey, CancellationToken cancellationToken) =>
+        WithFaults(() => Remember(idempotencyKey, new ChargeResult.NotMade()), cancellationToken);
+
+    public Task<string?> ResolveRefundAsync(string idempotencyKey, CancellationToken cancellationToken) =>
+        WithFaults(() => RememberRefund(idempotencyKey, null), cancellationToken);
+
+    /// <summary>The first result under the key wins, as at a real processor; the journal keeps it.</summary>
+    private ChargeResult Remember(string key, ChargeResult result)
+    {
+        var first = charges.GetOrAdd(key, result);
+        if (ReferenceEquals(first, result))
+        {
+            journal?.Charge(key, result);
+        }
+
+        return first;
+    }
+
+    private string? RememberRefund(string key, string? reference)
+    {
+        if (refunds.TryAdd(key, reference))
+        {
+            journal?.Refund(key, reference);
+            return reference;
+        }
+
+        return refunds[key];
+    }
 
     /// <summary>
     /// The sandbox's vault token carries the test card's behaviour (<c>vault_ok_…</c>, <c>vault_insufficient_funds_…</c>),
@@ -100,15 +151,13 @@ public sealed class SandboxPaymentProcessor(TimeProvider clock, IOptions<Sandbox
         return result is SaveCardResult.InvalidSource ? result : savedCards.GetOrAdd(idempotencyKey, result);
     }
 
-    /// <summary>Latency, then maybe a transient failure before the work, or after it (the work done, the answer lost).</summary>
+    /// <summary>
+    /// Maybe a transient failure before the work; the work; then the latency (the answer on its way back, so that a
+    /// service stopped meanwhile leaves a charge made and its answer lost); then maybe a failure after it.
+    /// </summary>
     private async Task<T> WithFaults<T>(Func<T> work, CancellationToken cancellationToken)
     {
         var settings = faults.Value;
-        if (settings.Latency > TimeSpan.Zero)
-        {
-            await Task.Delay(settings.Latency, clock, cancellationToken);
-        }
-
         var roll = Random.Shared.NextDouble();
         if (settings.Down || roll < settings.FailureRate / 2)
         {
@@ -117,6 +166,11 @@ public sealed class SandboxPaymentProcessor(TimeProvider clock, IOptions<Sandbox
         }
 
         var result = work();
+        if (settings.Latency > TimeSpan.Zero)
+        {
+            await Task.Delay(settings.Latency, clock, cancellationToken);
+        }
+
         if (roll < settings.FailureRate)
         {
             Interlocked.Increment(ref injectedFailures);
@@ -164,4 +218,82 @@ public sealed class SandboxPaymentProcessor(TimeProvider clock, IOptions<Sandbox
         RequiresAction => new ChargeResult.RequiresAction(Ids.New("ch"), card),
         _ => new ChargeResult.Declined(declineCode, DeclineMessages[declineCode], card),
     };
+}
+
+/// <summary>
+/// The sandbox's memory on disk: one JSON line per first answer under a key, appended and flushed before the answer is
+/// given, read back at start. It stands for the outside processor's own records; it never holds a card number.
+/// </summary>
+internal sealed class SandboxJournal(string path)
+{
+    private readonly Lock appending = new();
+
+    public void Load(ConcurrentDictionary<string, ChargeResult> charges, ConcurrentDictionary<string, string?> refunds)
+    {
+        if (!File.Exists(path))
+        {
+            return;
+        }
+
+        foreach (var line in File.ReadLines(path).Where(line => line.Length > 0))
+        {
+            var entry = System.Text.Json.JsonSerializer.Deserialize<Entry>(line)!;
+            if (entry.Kind == "refund")
+            {
+                refunds.TryAdd(entry.Key, entry.Reference);
+                continue;
+            }
+
+            var card = entry.Brand is null ? null : new CardDisplay(entry.Brand, entry.Last4!, entry.ExpMonth, entry.ExpYear, entry.Name, entry.Country, entry.PostCode);
+            charges.TryAdd(entry.Key, entry.Kind switch
+            {
+                "succeeded" => new ChargeResult.Succeeded(entry.Reference!, card!),
+                "requires_action" => new ChargeResult.RequiresAction(entry.Reference!, card!),
+                "declined" => new ChargeResult.Declined(entry.DeclineCode!, entry.Message!, card!),
+                _ => new ChargeResult.NotMade(),
+            });
+        }
+    }
+
+    public void Charge(string key, ChargeResult result)
+    {
+        var entry = result switch
+        {
+            ChargeResult.Succeeded ok => WithCard(new Entry("succeeded", key) { Reference = ok.Reference }, ok.Card),
+            ChargeResult.RequiresAction action => WithCard(new Entry("requires_action", key) { Reference = action.Reference }, action.Card),
+            ChargeResult.Declined no => WithCard(new Entry("declined", key) { DeclineCode = no.DeclineCode, Message = no.Message }, no.Card),
+            _ => new Entry("not_made", key),
+        };
+        Append(entry);
+    }
+
+    public void Refund(string key, string? reference) => Append(new Entry("refund", key) { Reference = reference });
+
+    private static Entry WithCard(Entry entry, CardDisplay card) => entry with
+    {
+        Brand = card.Brand, Last4 = card.Last4, ExpMonth = card.ExpMonth, ExpYear = card.ExpYear, Name = card.Name,
+        Country = card.AddressCountry, PostCode = card.AddressPostCode,
+    };
+
+    private void Append(Entry entry)
+    {
+        lock (appending)
+        {
+            File.AppendAllText(path, System.Text.Json.JsonSerializer.Serialize(entry) + "\n");
+        }
+    }
+
+    private sealed record Entry(string Kind, string Key)
+    {
+        public string? Reference { get; init; }
+        public string? DeclineCode { get; init; }
+        public string? Message { get; init; }
+        public string? Brand { get; init; }
+        public string? Last4 { get; init; }
+        public int ExpMonth { get; init; }
+        public int ExpYear { get; init; }
+        public string? Name { get; init; }
+        public string? Country { get; init; }
+        public string? PostCode { get; init; }
+    }
 }

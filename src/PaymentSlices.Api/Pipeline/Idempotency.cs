@@ -27,14 +27,18 @@ public sealed class IdempotencyOptions
 
 /// <summary>
 /// <c>Idempotency-Key</c> on every POST (contract "Idempotency"; IETF draft-ietf-httpapi-idempotency-key-header).
-/// The first request with a key runs; its status, body, <c>Content-Type</c> and <c>Location</c> are stored in the
-/// same transaction as the slice's writes, so no crash can leave a charge without its key or a key without its
-/// charge. A repeat gets those bytes back with <c>Idempotent-Replayed: true</c>, and nothing runs again.
+/// The first request with a key runs. The key is claimed in the request's first write turn, with its first writes
+/// (for a charge: with the processing payment, before the processor is called), and its status, body,
+/// <c>Content-Type</c> and <c>Location</c> are stored in its last turn, with its last writes. A repeat gets those bytes
+/// back with <c>Idempotent-Replayed: true</c>, and nothing runs again.
 /// </summary>
 /// <remarks>
 /// This is an endpoint filter rather than a MediatR behaviour because what it stores is the HTTP response,
-/// which exists only once the endpoint has mapped the handler's outcome. It opens the write transaction
-/// itself; the pipeline's <see cref="TransactionBehaviour{TRequest,TResponse}"/> joins it.
+/// which exists only once the endpoint has mapped the handler's outcome: the handler's last turn is left open
+/// (see <see cref="TransactionBehaviour{TRequest,TResponse}"/>) and committed here once the response is in it.
+/// A key claimed by a request that ended without a stored response (the processor did not answer, the service
+/// stopped between the phases of a charge) is continued by a retry with the same body: the charging slices find
+/// their payment by its processor key, which the same key and body give again.
 /// </remarks>
 public sealed partial class IdempotencyFilter(
     Db db, IdempotencyInFlight inFlight, RequestIdempotency current, IOptions<IdempotencyOptions> options, TimeProvider clock,
@@ -57,13 +61,18 @@ public sealed partial class IdempotencyFilter(
         """;
 
     private const string SelectStored = """
-        SELECT fingerprint, status_code, content_type, location, response_body
+        SELECT fingerprint, status_code, content_type, location, response_body, expires_at
         FROM idempotency_keys WHERE api_key_id = @ApiKeyId AND idempotency_key = @Key
         """;
 
     private const string Store = """
         UPDATE idempotency_keys SET status_code = @StatusCode, content_type = @ContentType, location = @Location, response_body = @ResponseBody
         WHERE api_key_id = @ApiKeyId AND idempotency_key = @Key
+        """;
+
+    // A response that is not kept (400, 5xx) leaves the key free for a corrected retry.
+    private const string Release = """
+        DELETE FROM idempotency_keys WHERE api_key_id = @ApiKeyId AND idempotency_key = @Key AND status_code IS NULL
         """;
 
     private static readonly JsonSerializerOptions FingerprintJson = CreateFingerprintJson();
@@ -89,14 +98,16 @@ public sealed partial class IdempotencyFilter(
             http.Request.Path.Value ?? "/");
         if (!inFlight.TryEnter(claim.ApiKeyId, key))
         {
-            http.Response.Headers.RetryAfter = "1";
-            return Problem(StatusCodes.Status409Conflict, "idempotency_request_in_progress", "Request in progress",
-                "A request with this Idempotency-Key is still being processed; retry after it completes.");
+            return InProgress(http);
         }
 
         try
         {
             return await RunOnceAsync(context, next, claim);
+        }
+        catch (IdempotencyClaimLostException)
+        {
+            return InProgress(http);
         }
         finally
         {
@@ -108,24 +119,38 @@ public sealed partial class IdempotencyFilter(
     private async Task<object?> RunOnceAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next, KeyClaim claim)
     {
         var http = context.HttpContext;
-        await db.BeginRequestAsync(CancellationToken.None);
-        var connection = await db.OpenAsync(CancellationToken.None);
         var now = clock.Now();
-        var claimed = await connection.ExecuteAsync(db.Command(Claim, new
+        var connection = await db.OpenAsync(CancellationToken.None);
+        var stored = await connection.QuerySingleOrDefaultAsync<StoredResponse>(db.Command(SelectStored, claim, CancellationToken.None));
+        if (stored is not null && stored.ExpiresAt > now)
         {
-            claim.ApiKeyId, claim.Key, claim.Fingerprint, claim.Method, claim.Path, Now = now, ExpiresAt = now + options.Value.Retention,
-        }, CancellationToken.None));
+            if (stored.Fingerprint != claim.Fingerprint)
+            {
+                return Problem(StatusCodes.Status422UnprocessableEntity, "idempotency_key_reused", "Idempotency-Key reused",
+                    "This Idempotency-Key was already used with a different request (method, path or body). Use a new key for a new request.");
+            }
 
-        if (claimed == 0)
+            if (stored.StatusCode is not null)
+            {
+                return new Replay(stored);
+            }
+
+            // Claimed by a request that ended without an answer to keep: this one continues it, under the same claim.
+        }
+        else
         {
-            var stored = await connection.QuerySingleAsync<StoredResponse>(db.Command(SelectStored, claim, CancellationToken.None));
-            return stored.Fingerprint != claim.Fingerprint
-                ? Problem(StatusCodes.Status422UnprocessableEntity, "idempotency_key_reused", "Idempotency-Key reused",
-                    "This Idempotency-Key was already used with a different request (method, path or body). Use a new key for a new request.")
-                : new Replay(stored);
+            var parameters = new { claim.ApiKeyId, claim.Key, claim.Fingerprint, claim.Method, claim.Path, Now = now, ExpiresAt = now + options.Value.Retention };
+            db.BeforeFirstWrite(async (session, writer) =>
+            {
+                if (await writer.ExecuteAsync(session.Command(Claim, parameters, CancellationToken.None)) == 0)
+                {
+                    throw new IdempotencyClaimLostException(); // another instance claimed it since our read
+                }
+            });
         }
 
-        // Exceptions (validation failures, bugs) leave through the finally above: rolled back, nothing stored.
+        // Exceptions (validation failures, bugs, a processor that does not answer) leave through the finally above:
+        // the open turn rolls back; what earlier turns committed stays, for a retry with this key to continue.
         current.Set(claim.ApiKeyId, claim.Key, claim.Fingerprint);
         var result = await next(context);
         if (result is not IResult httpResult)
@@ -134,19 +159,36 @@ public sealed partial class IdempotencyFilter(
         }
 
         var response = await RenderAsync(http, httpResult);
-
-        // Invalid input (400) and server errors are not kept: the transaction rolls back, the key stays free
-        // for a corrected retry. Everything else (201, 402 decline, 404, 409, ...) is kept and replayed.
-        if (response.StatusCode is not (StatusCodes.Status400BadRequest or >= 500))
+        if (!db.InTurn)
         {
-            await connection.ExecuteAsync(db.Command(Store, new
+            await db.BeginRequestAsync(CancellationToken.None); // an outcome with no write of its own (404): the claim and the answer
+        }
+
+        var writer = await db.OpenAsync(CancellationToken.None);
+
+        // Invalid input (400) and server errors are not kept: the key is released (a claim made in this very turn
+        // rolls back with it), free for a corrected retry. Everything else (201, 402 decline, 404, 409, ...) is kept.
+        if (response.StatusCode is StatusCodes.Status400BadRequest or >= 500)
+        {
+            await writer.ExecuteAsync(db.Command(Release, claim, CancellationToken.None));
+        }
+        else
+        {
+            await writer.ExecuteAsync(db.Command(Store, new
             {
                 claim.ApiKeyId, claim.Key, response.StatusCode, response.ContentType, response.Location, ResponseBody = response.Body,
             }, CancellationToken.None));
-            await db.CommitAsync(CancellationToken.None);
         }
 
+        await db.CommitAsync(CancellationToken.None);
         return new Replay(response, replayed: false);
+    }
+
+    private ProblemResult InProgress(HttpContext http)
+    {
+        http.Response.Headers.RetryAfter = "1";
+        return Problem(StatusCodes.Status409Conflict, "idempotency_request_in_progress", "Request in progress",
+            "A request with this Idempotency-Key is still being processed; retry after it completes.");
     }
 
     /// <summary>Runs the result against a buffer, so that the exact bytes can be stored before they are sent.</summary>
@@ -199,10 +241,11 @@ public sealed partial class IdempotencyFilter(
     private sealed class StoredResponse
     {
         public string Fingerprint { get; init; } = "";
-        public int StatusCode { get; init; }
+        public int? StatusCode { get; init; }
         public string? ContentType { get; init; }
         public string? Location { get; init; }
         public byte[] ResponseBody { get; init; } = [];
+        public DateTimeOffset ExpiresAt { get; init; }
 
         public byte[] Body => ResponseBody;
     }
@@ -212,7 +255,7 @@ public sealed partial class IdempotencyFilter(
     {
         public async Task ExecuteAsync(HttpContext httpContext)
         {
-            httpContext.Response.StatusCode = response.StatusCode;
+            httpContext.Response.StatusCode = response.StatusCode!.Value;
             httpContext.Response.ContentType = response.ContentType;
             if (response.Location is not null)
             {
@@ -279,6 +322,9 @@ public sealed class RequestIdempotency
 {
     private string? scope;
 
+    /// <summary>True when the request carries an Idempotency-Key: its last write turn is committed by the filter.</summary>
+    public bool IsActive => scope is not null;
+
     /// <summary>The processor idempotency key for this request's <paramref name="purpose"/>, or <paramref name="fallback"/> without a key.</summary>
     public string ProcessorKey(string purpose, string fallback) =>
         scope is null ? fallback : "idem_" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{scope}\n{purpose}")))[..40];
@@ -286,6 +332,9 @@ public sealed class RequestIdempotency
     // The fingerprint is part of it: after a 400 (not stored), a corrected request with the same key is a new charge.
     internal void Set(string apiKeyId, string key, string fingerprint) => scope = $"{apiKeyId}\n{key}\n{fingerprint}";
 }
+
+/// <summary>The key was claimed by another instance between this request's read of it and its claim: 409, retry.</summary>
+public sealed class IdempotencyClaimLostException() : Exception("The Idempotency-Key was claimed by another request.");
 
 /// <summary>The keys whose first request is running in this process: a second one answers 409 at once.</summary>
 public sealed class IdempotencyInFlight

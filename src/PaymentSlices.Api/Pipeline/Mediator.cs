@@ -10,6 +10,12 @@ public interface ICommand<TResponse> : IRequest<TResponse>, ICommand;
 /// <summary>The non-generic marker the pipeline checks.</summary>
 public interface ICommand;
 
+/// <summary>
+/// A command whose handler takes its own write turns: a charge takes one before the processor is called and one after,
+/// and holds none while it waits. The pipeline opens no turn around it; it commits the turn the handler leaves open.
+/// </summary>
+public interface ITakesTurns;
+
 public static class MediatorRegistration
 {
     /// <summary>

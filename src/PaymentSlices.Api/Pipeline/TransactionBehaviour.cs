@@ -4,34 +4,45 @@ using PaymentSlices.Api.Database;
 namespace PaymentSlices.Api.Pipeline;
 
 /// <summary>
-/// Opens the write transaction around a command's handler and commits it when the handler returns,
-/// business failures included (a declined payment is stored); an exception rolls everything back.
-/// A behaviour registered inside this one writes into the same transaction through <see cref="Db"/>.
+/// Gives a command's handler a write turn (see <see cref="Db"/>) and commits it when the handler returns, business
+/// failures included (a declined payment is stored); an exception rolls the turn back. A handler that takes its own
+/// turns (<see cref="ITakesTurns"/>) gets none, and the turn it leaves open is committed here. With an
+/// Idempotency-Key, the last turn is left to <see cref="IdempotencyFilter"/>, which stores the response in it.
 /// </summary>
 /// <remarks>
 /// Write endpoints send their commands without the request's abort token: a client that hangs up
 /// mid-charge must not roll back a charge the processor already made.
 /// </remarks>
-public sealed class TransactionBehaviour<TRequest, TResponse>(Db db) : IPipelineBehavior<TRequest, TResponse>
+public sealed class TransactionBehaviour<TRequest, TResponse>(Db db, RequestIdempotency idempotency) : IPipelineBehavior<TRequest, TResponse>
 {
     public async Task<TResponse> Handle(TRequest request, CancellationToken cancellationToken, RequestHandlerDelegate<TResponse> next)
     {
-        // A request with an Idempotency-Key arrives inside the transaction IdempotencyFilter opened: join it.
-        if (request is not ICommand || db.Transaction is not null)
+        if (request is not ICommand)
         {
             return await next();
         }
 
-        await db.BeginRequestAsync(cancellationToken);
+        if (request is not ITakesTurns)
+        {
+            await db.BeginRequestAsync(cancellationToken);
+        }
+
         try
         {
             var response = await next();
-            await db.CommitAsync(cancellationToken);
+            if (db.InTurn && !idempotency.IsActive)
+            {
+                await db.CommitAsync(cancellationToken);
+            }
+
             return response;
         }
         finally
         {
-            await db.EndAsync(); // rolls back if the commit was not reached
+            if (!idempotency.IsActive)
+            {
+                await db.EndAsync(); // rolls back if the commit was not reached
+            }
         }
     }
 }

@@ -21,9 +21,9 @@ public static class OpenApi
     private static readonly Dictionary<Type, string[]> Statuses = new()
     {
         [typeof(OrderResource)] = ["created", "pending", "paid", "partially_refunded", "refunded"],
-        [typeof(PaymentResource)] = ["succeeded", "failed", "requires_action", "canceled"],
+        [typeof(PaymentResource)] = ["processing", "succeeded", "failed", "requires_action", "canceled"],
         [typeof(PaymentIntentResource)] = ["requires_payment_method", "requires_action", "succeeded", "canceled"],
-        [typeof(RefundResource)] = ["succeeded"],
+        [typeof(RefundResource)] = ["processing", "succeeded", "failed"],
         [typeof(Webhooks.EventResource)] = ["pending", "delivered", "failed"],
         [typeof(Webhooks.EventDeliveryResource)] = ["pending", "delivered", "failed"],
     };

@@ -59,9 +59,9 @@ public sealed class ProcessorResilienceTests(FaultyProcessorFactory factory) : I
         paid.Should().HaveCount(200).And.OnlyContain(order => order.Status == "paid" && order.Payments == 1);
     }
 
-    internal static async Task<System.Text.Json.Nodes.JsonNode> PayUntilDone(HttpClient client, string orderId)
+    internal static async Task<System.Text.Json.Nodes.JsonNode> PayUntilDone(HttpClient client, string orderId, string? key = null)
     {
-        var key = $"pay-{orderId}";
+        key ??= $"pay-{orderId}";
         for (var attempt = 0; attempt < 40; attempt++)
         {
             var response = await Pay(client, orderId, key);
@@ -91,36 +91,61 @@ public sealed class ProcessorDownTests(DownProcessorFactory factory) : IClassFix
     {
         var client = factory.Storefront();
         var order = await client.CreateOrderAsync();
+        var charges = factory.Processor.SucceededCharges;
         factory.Faults.Down = true;
+        var others = new List<string>();
+        string neverSent;
         try
         {
+            // The processor does not answer: whether it charged is unknown, so the payment stays processing (the order
+            // pending: no second charge can start) until a retry with the same key, or the reconciler, settles it.
             var first = await ProcessorResilienceTests.Pay(client, order.Id(), "down-1");
             var problem = await first.ShouldBeProblem(HttpStatusCode.ServiceUnavailable, "processor_unavailable");
             first.Headers.RetryAfter!.Delta.Should().BePositive();
             problem.Str("detail").Should().Contain("Idempotency-Key");
-            (await factory.ScalarAsync<string>("SELECT status FROM orders WHERE id = @id", new { id = order.Id() })).Should().Be("created");
-            (await factory.ScalarAsync<long>("SELECT COUNT(*) FROM payments WHERE order_id = @id", new { id = order.Id() })).Should().Be(0);
+            (await factory.ScalarAsync<string>("SELECT status FROM orders WHERE id = @id", new { id = order.Id() })).Should().Be("pending");
+            (await factory.ScalarAsync<string>("SELECT status FROM payments WHERE order_id = @id", new { id = order.Id() })).Should().Be("processing");
+            await (await client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { source = "tok_visa" }))
+                .ShouldBeProblem(HttpStatusCode.Conflict, "order_payment_pending");
 
-            // Keep failing until the breaker opens: then the processor is not even called.
-            var attemptsBefore = 0;
+            // Keep failing (other orders) until the breaker opens: then the processor is not even called.
             var open = false;
             for (var i = 0; i < 10 && !open; i++)
             {
-                attemptsBefore = factory.Processor.InjectedFailures;
-                var response = await ProcessorResilienceTests.Pay(client, order.Id(), $"down-{i + 2}");
+                var other = (await client.CreateOrderAsync()).Id();
+                others.Add(other);
+                var attemptsBefore = factory.Processor.InjectedFailures;
+                var response = await ProcessorResilienceTests.Pay(client, other, $"down-{i + 2}");
                 await response.ShouldBeProblem(HttpStatusCode.ServiceUnavailable, "processor_unavailable");
                 open = factory.Processor.InjectedFailures == attemptsBefore;
             }
 
             open.Should().BeTrue("after enough failures the breaker answers without calling the processor");
+
+            // With the breaker open nothing leaves: a new payment is removed again at once, its order payable.
+            neverSent = (await client.CreateOrderAsync()).Id();
+            await (await ProcessorResilienceTests.Pay(client, neverSent, "down-open")).ShouldBeProblem(HttpStatusCode.ServiceUnavailable, "processor_unavailable");
+            (await factory.ScalarAsync<string>("SELECT status FROM orders WHERE id = @id", new { id = neverSent })).Should().Be("created");
+            (await factory.ScalarAsync<long>("SELECT COUNT(*) FROM payments WHERE order_id = @id", new { id = neverSent })).Should().Be(0);
         }
         finally
         {
             factory.Faults.Down = false;
         }
 
-        var recovered = await ProcessorResilienceTests.PayUntilDone(client, order.Id());
+        // Recovered: the retry with the first key continues its charge, made once.
+        var recovered = await ProcessorResilienceTests.PayUntilDone(client, order.Id(), "down-1");
         recovered.Str("status").Should().Be("succeeded");
+        (await factory.ScalarAsync<long>("SELECT COUNT(*) FROM payments WHERE order_id = @id", new { id = order.Id() })).Should().Be(1);
+
+        // The others' storefront never retried: the reconciler asks the processor, which never got them. They fail as not
+        // made, and can never be made late; their orders are payable again.
+        await factory.ReconcileAsync();
+        var settled = await factory.QueryAsync<(string Status, string FailureCode, string OrderStatus)>(
+            "SELECT p.status, p.failure_code, o.status FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.order_id IN @others", new { others });
+        settled.Should().NotBeEmpty().And.OnlyContain(row => row.Status == "failed" && row.FailureCode == "processing_error" && row.OrderStatus == "created");
+        (await ProcessorResilienceTests.PayUntilDone(client, neverSent)).Str("status").Should().Be("succeeded");
+        factory.Processor.SucceededCharges.Should().Be(charges + 2);
     }
 
 }

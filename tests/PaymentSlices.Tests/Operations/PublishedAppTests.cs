@@ -146,55 +146,77 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
     }
 
     [Fact]
-    public async Task OnSigterm_WritesStillQueuedAtTheDrainDeadline_Are503WithNothingWritten_AndTheWriteInProgressFinishes()
+    public async Task OnSigterm_ChargesUnderWayAreRecorded_AndWritesNotBegunByTheDrainDeadlineAre503WithNothingWritten()
     {
         var port = PublishedApp.FreePort();
         var data = app.NewDataDirectory();
         var environment = ProductionEnvironment(port, data);
-        // Each charge takes 0.5 s, one at a time; the longest write is 2 attempts x 2 s = 4 s, so with an 8 s shutdown
-        // timeout the drain deadline is 8 - 4 - 2 = 2 s after SIGTERM: a few queued payments still run, the rest are refused.
-        environment["Processor__Sandbox__Latency"] = "00:00:00.500";
-        environment["Processor__Resilience__AttemptTimeout"] = "00:00:02";
+        // Every processor call takes 3 s; the longest is 2 attempts x 4 s = 8 s, so with a 12 s shutdown timeout the drain
+        // deadline is 12 - 8 - 2 = 2 s after SIGTERM. A payment records its processing charge at once and is let finish
+        // after the deadline (its second turn records what the processor did); saving a customer's card calls the
+        // processor before its first write, which comes after the deadline: refused, nothing recorded.
+        environment["Processor__Sandbox__Latency"] = "00:00:03";
+        environment["Processor__Resilience__AttemptTimeout"] = "00:00:04";
         environment["Processor__Resilience__MaxRetryAttempts"] = "1";
         environment["Processor__Resilience__RetryDelay"] = "00:00:00";
-        environment["Shutdown__Timeout"] = "00:00:08";
+        environment["Shutdown__Timeout"] = "00:00:12";
         await using var service = app.Start(environment);
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(60) };
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", StorefrontKey);
         (await service.WaitUntilOkAsync(client, "/health/ready", StartTimeout)).Should().BeTrue(string.Join('\n', service.Errors));
         var orders = new List<string>();
-        for (var i = 0; i < 20; i++)
+        for (var i = 0; i < 10; i++)
         {
             orders.Add((await client.CreateOrderAsync()).Id());
         }
 
-        var (outcomes, sigtermAt) = await PayAllThenSigtermAsync(service, client, orders);
+        using var burstClient = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = client.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        burstClient.DefaultRequestHeaders.Authorization = client.DefaultRequestHeaders.Authorization;
+        var unused = new TaskCompletionSource();
+        var pays = orders.Select(order => PayAsync(burstClient, order, unused)).ToList();
+        var customers = Enumerable.Range(0, 10).Select(i => SendAsync(burstClient, "/v1/customers", new { name = $"Customer {i}", email = "c@example.com", source = "tok_visa" })).ToList();
+        await Task.Delay(TimeSpan.FromMilliseconds(500)); // the requests reach the service; their processor calls take 3 s
+        service.SendSigterm();
+        var paid = await Task.WhenAll(pays);
+        var saved = await Task.WhenAll(customers);
         var exitCode = await service.WaitForExitAsync(TimeSpan.FromSeconds(45));
-        log.WriteLine($"drain: {outcomes.Count(o => o.Status == HttpStatusCode.Created)} paid, {outcomes.Count(o => o.Status == HttpStatusCode.ServiceUnavailable)} refused, " +
-            $"{outcomes.Count(o => o.Status is null)} not taken; exit code {exitCode}");
+        log.WriteLine($"drain: {paid.Count(o => o.Status == HttpStatusCode.Created)} paid, {saved.Count(o => o.Status == HttpStatusCode.ServiceUnavailable)} customers refused; exit code {exitCode}");
 
         exitCode.Should().Be(0, string.Join('\n', service.Errors));
-        var paid = await PaymentStatusesAsync(Path.Combine(data, "paymentslices.db"));
-        foreach (var outcome in outcomes)
+        var database = Path.Combine(data, "paymentslices.db");
+        var recorded = await PaymentStatusesAsync(database);
+        foreach (var outcome in paid.Where(outcome => outcome.Status is not null))
         {
-            if (outcome.Status == HttpStatusCode.Created)
-            {
-                paid.Should().Contain((outcome.OrderId, "succeeded"));
-                continue;
-            }
-
-            paid.Select(row => row.OrderId).Should().NotContain(outcome.OrderId, "a refused request wrote nothing");
-            if (outcome.Status is { } status)
-            {
-                status.Should().Be(HttpStatusCode.ServiceUnavailable, outcome.Body);
-                var problem = JsonNode.Parse(outcome.Body!)!;
-                problem.Str("code").Should().Be("service_unavailable");
-                problem.Str("detail").Should().Contain("nothing was recorded");
-            }
+            outcome.Status.Should().Be(HttpStatusCode.Created, outcome.Body);
+            recorded.Should().Contain((outcome.OrderId, "succeeded"));
         }
 
-        outcomes.Should().Contain(outcome => outcome.Status == HttpStatusCode.Created && outcome.AnsweredAt > sigtermAt, "payments queued before the deadline still run");
-        outcomes.Should().Contain(outcome => outcome.Status == HttpStatusCode.ServiceUnavailable, "payments still queued at the deadline are refused");
+        paid.Should().Contain(outcome => outcome.Status == HttpStatusCode.Created, "payments under way at SIGTERM finish");
+        recorded.Should().NotContain(row => row.Status == "processing", "no charge is left unrecorded");
+        saved.Should().Contain(outcome => outcome.Status == HttpStatusCode.ServiceUnavailable, "writes not begun by the drain deadline are refused");
+        foreach (var outcome in saved.Where(outcome => outcome.Status is not null))
+        {
+            outcome.Status.Should().Be(HttpStatusCode.ServiceUnavailable, outcome.Body);
+            var problem = JsonNode.Parse(outcome.Body!)!;
+            problem.Str("code").Should().Be("service_unavailable");
+            problem.Str("detail").Should().Contain("nothing was recorded");
+        }
+
+        await using var connection = new SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False");
+        (await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM customers")).Should().Be(0, "a refused request wrote nothing");
+    }
+
+    private static async Task<Outcome> SendAsync(HttpClient client, string path, object body)
+    {
+        try
+        {
+            using var response = await client.PostJsonAsync(path, body);
+            return new Outcome(path, response.StatusCode, await response.Content.ReadAsStringAsync(), null, Stopwatch.GetTimestamp());
+        }
+        catch (Exception error) when (error is HttpRequestException or IOException or TaskCanceledException)
+        {
+            return new Outcome(path, null, null, error, Stopwatch.GetTimestamp());
+        }
     }
 
     [Theory]
@@ -239,7 +261,10 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
 
     private sealed record Outcome(string OrderId, HttpStatusCode? Status, string? Body, Exception? Error, long AnsweredAt);
 
-    /// <summary>Pays every order at once, each on its own connection, and sends SIGTERM once the first is answered.</summary>
+    /// <summary>
+    /// Pays every order, each on its own connection, one every 10 ms (charges run side by side, so a burst sent at once
+    /// would all be answered together), and sends SIGTERM once the first is answered, with later ones still in flight.
+    /// </summary>
     private static async Task<(Outcome[] Outcomes, long SigtermAt)> PayAllThenSigtermAsync(ServiceProcess service, HttpClient client, List<string> orders)
     {
         using var burstClient = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 })
@@ -249,15 +274,16 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
         };
         burstClient.DefaultRequestHeaders.Authorization = client.DefaultRequestHeaders.Authorization;
         var firstAnswered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var burst = orders.Select(order => PayAsync(burstClient, order, firstAnswered)).ToList();
+        var burst = orders.Select((order, i) => PayAsync(burstClient, order, firstAnswered, TimeSpan.FromMilliseconds(10 * i))).ToList();
         await firstAnswered.Task.WaitAsync(TimeSpan.FromSeconds(30));
         var sigtermAt = Stopwatch.GetTimestamp();
         service.SendSigterm();
         return (await Task.WhenAll(burst), sigtermAt);
     }
 
-    private static async Task<Outcome> PayAsync(HttpClient client, string orderId, TaskCompletionSource firstAnswered)
+    private static async Task<Outcome> PayAsync(HttpClient client, string orderId, TaskCompletionSource firstAnswered, TimeSpan after = default)
     {
+        await Task.Delay(after);
         try
         {
             using var response = await client.PostJsonAsync($"/v1/orders/{orderId}/pay", new { source = Api.Card() });

@@ -90,7 +90,13 @@ public sealed class ThrowingProcessor : IPaymentProcessor
     public Task<ChargeResult> ChargeAsync(ChargeRequest request, CancellationToken cancellationToken) =>
         throw new InvalidOperationException("secret internal detail: connection string Password=hunter2");
 
-    public Task<string> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken) =>
+    public Task<string?> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken) =>
+        throw new InvalidOperationException("secret internal detail");
+
+    public Task<ChargeResult> ResolveChargeAsync(string idempotencyKey, CancellationToken cancellationToken) =>
+        throw new InvalidOperationException("secret internal detail");
+
+    public Task<string?> ResolveRefundAsync(string idempotencyKey, CancellationToken cancellationToken) =>
         throw new InvalidOperationException("secret internal detail");
 
     public Task<SaveCardResult> SaveCardAsync(string idempotencyKey, PaymentSource source, CancellationToken cancellationToken) =>
@@ -106,7 +112,7 @@ public sealed class ThrowingProcessorFactory : ApiFactory
 public sealed class UnhandledExceptionTests(ThrowingProcessorFactory factory) : IClassFixture<ThrowingProcessorFactory>
 {
     [Fact]
-    public async Task UnhandledException_Is500WithoutInternalsAndRollsBack()
+    public async Task UnhandledException_Is500WithoutInternals_AndTheChargeStaysProcessingUntilSettled()
     {
         var client = factory.Storefront();
         var order = await client.CreateOrderAsync();
@@ -116,9 +122,14 @@ public sealed class UnhandledExceptionTests(ThrowingProcessorFactory factory) : 
         var problem = await response.ShouldBeProblem(HttpStatusCode.InternalServerError, "internal_error");
         var text = problem.ToJsonString();
         text.Should().NotContain("hunter2").And.NotContain("secret internal detail").And.NotContain("InvalidOperationException").And.NotContain(" at ");
-        var unchanged = await (await client.GetAsync($"/v1/orders/{order.Id()}")).ShouldBe(HttpStatusCode.OK);
-        unchanged.Str("status").Should().Be("created");
-        (await factory.ScalarAsync<string>("SELECT status FROM orders WHERE id = @id", new { id = order.Id() })).Should().Be("created");
-        (await factory.ScalarAsync<long>("SELECT COUNT(*) FROM payments")).Should().Be(0);
+
+        // Whether the processor charged before it threw is unknown: the payment stays processing, the order pending, so
+        // that no second charge can start, until the reconciler learns from the processor what happened.
+        var pending = await (await client.GetAsync($"/v1/orders/{order.Id()}")).ShouldBe(HttpStatusCode.OK);
+        pending.Str("status").Should().Be("pending");
+        pending["payments"]!.AsArray().Select(payment => payment!.Str("status")).Should().Equal("processing");
+        await (await client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { source = "tok_visa" }))
+            .ShouldBeProblem(HttpStatusCode.Conflict, "order_payment_pending");
+        (await factory.ScalarAsync<long>("SELECT COUNT(*) FROM payments WHERE status <> 'processing'")).Should().Be(0);
     }
 }

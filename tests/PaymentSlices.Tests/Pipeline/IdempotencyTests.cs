@@ -23,6 +23,8 @@ public sealed class ControllableProcessor(SandboxPaymentProcessor sandbox) : IPa
 {
     private int failures;
 
+    public SandboxPaymentProcessor Sandbox => sandbox;
+
     public TaskCompletionSource? Hold { get; set; }
 
     public TaskCompletionSource Entered { get; private set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -45,7 +47,11 @@ public sealed class ControllableProcessor(SandboxPaymentProcessor sandbox) : IPa
         return await sandbox.ChargeAsync(request, cancellationToken);
     }
 
-    public Task<string> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken) => sandbox.RefundAsync(request, cancellationToken);
+    public Task<string?> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken) => sandbox.RefundAsync(request, cancellationToken);
+
+    public Task<ChargeResult> ResolveChargeAsync(string idempotencyKey, CancellationToken cancellationToken) => sandbox.ResolveChargeAsync(idempotencyKey, cancellationToken);
+
+    public Task<string?> ResolveRefundAsync(string idempotencyKey, CancellationToken cancellationToken) => sandbox.ResolveRefundAsync(idempotencyKey, cancellationToken);
 
     public Task<SaveCardResult> SaveCardAsync(string idempotencyKey, PaymentSource source, CancellationToken cancellationToken) => sandbox.SaveCardAsync(idempotencyKey, source, cancellationToken);
 
@@ -261,19 +267,26 @@ public sealed class IdempotencyTests(IdempotencyFactory factory) : IClassFixture
     }
 
     [Fact]
-    public async Task ServerError_IsRolledBackAndNotStored_SoTheRetryRuns()
+    public async Task ServerError_IsNotStored_AndTheRetryContinuesTheSameCharge()
     {
         var order = await client.CreateOrderAsync();
         var key = NewKey();
         factory.Controls.FailNext(1);
+        var charges = factory.Controls.Sandbox.SucceededCharges;
 
         await (await Post($"/v1/orders/{order.Id()}/pay", new { source = "tok_visa" }, key))
             .ShouldBeProblem(HttpStatusCode.InternalServerError, "internal_error");
-        (await factory.ScalarAsync<long>("SELECT COUNT(*) FROM idempotency_keys WHERE idempotency_key = @key", new { key })).Should().Be(0);
+        (await factory.ScalarAsync<long>("SELECT COUNT(*) FROM idempotency_keys WHERE idempotency_key = @key AND status_code IS NOT NULL", new { key }))
+            .Should().Be(0, "a 500 is not stored");
+        (await factory.ScalarAsync<string>("SELECT status FROM payments WHERE order_id = @id", new { id = order.Id() })).Should().Be("processing");
         var retry = await Post($"/v1/orders/{order.Id()}/pay", new { source = "tok_visa" }, key);
 
-        await retry.ShouldBe(HttpStatusCode.Created);
+        var payment = await retry.ShouldBe(HttpStatusCode.Created);
+        retry.Headers.Contains(IdempotencyFilter.ReplayedHeader).Should().BeFalse("the retry ran, continuing the first request's payment");
         (await CountPayments(order.Id())).Should().Be(1);
+        payment.Str("status").Should().Be("succeeded");
+        factory.Controls.Sandbox.SucceededCharges.Should().Be(charges + 1);
+        await (await Post($"/v1/orders/{order.Id()}/pay", new { source = "tok_visa" }, key)).ShouldBe(HttpStatusCode.Created);
     }
 
     [Fact]

@@ -51,7 +51,7 @@ public sealed class OpenApiDocumentTests(ApiFactory factory) : IClassFixture<Api
         var command = document["components"]!["schemas"]!["CreateOrderCommand"]!;
         command["required"]!.AsArray().Select(n => n!.GetValue<string>()).Should().BeEquivalentTo("currency", "items");
         command["properties"]!["currency"]!["type"]!.ToJsonString().Should().NotContain("null", "a required field is not nullable either");
-        document["components"]!["schemas"]!["Payment"]!["properties"]!["status"]!["enum"]!.AsArray().Should().HaveCount(4);
+        document["components"]!["schemas"]!["Payment"]!["properties"]!["status"]!["enum"]!.AsArray().Select(value => value!.GetValue<string>()).Should().Equal("processing", "succeeded", "failed", "requires_action", "canceled");
     }
 
     [Fact]

@@ -4,8 +4,8 @@ using Dapper;
 using MediatR;
 using PaymentSlices.Api.Database;
 using PaymentSlices.Api.Kernel;
+using PaymentSlices.Api.Payments;
 using PaymentSlices.Api.Pipeline;
-using PaymentSlices.Api.Webhooks;
 
 namespace PaymentSlices.Api.Features.ConfirmPaymentIntent;
 
@@ -23,7 +23,7 @@ public static class ConfirmPaymentIntent
         public override string ToString() => "ConfirmPaymentIntent.Body";
     }
 
-    public sealed record Command(string IntentId, Body Body) : ICommand<ApiResult<PaymentIntentResource>>, IPaysWithSource
+    public sealed record Command(string IntentId, Body Body) : ICommand<ApiResult<PaymentIntentResource>>, IPaysWithSource, ITakesTurns
     {
         PaymentSource? IPaysWithSource.Source => Body.Source;
 
@@ -32,7 +32,7 @@ public static class ConfirmPaymentIntent
         string? IPaysWithSource.Customer => null;
     }
 
-    public sealed class Handler(Db db, IPaymentProcessor processor, RequestIdempotency idempotency, Outbox outbox, TimeProvider clock)
+    public sealed class Handler(Db db, Charges charges, RequestIdempotency idempotency, TimeProvider clock)
         : IRequestHandler<Command, ApiResult<PaymentIntentResource>>
     {
         private const string SelectIntent = """
@@ -45,58 +45,47 @@ public static class ConfirmPaymentIntent
             UPDATE orders SET status = 'pending', updated_at = @Now WHERE id = @OrderId AND status = 'created'
             """;
 
-        private const string ReleaseOrder = """
-            UPDATE orders SET status = 'created', updated_at = @Now WHERE id = @OrderId AND status = 'pending'
-            """;
-
-        // 'succeeded', or 'requires_action' while the cardholder completes 3-D Secure.
-        private const string IntentCharged = """
-            UPDATE payment_intents SET status = @Status, payment_id = @PaymentId, updated_at = @Now
-            WHERE id = @IntentId AND status = 'requires_payment_method'
-            """;
-
         // A saved card by its id, or a customer's default card (seed 001).
         private const string SelectSavedCard = """
             SELECT * FROM payment_methods
             WHERE id = COALESCE(@PaymentMethod, (SELECT default_payment_method FROM customers WHERE id = @Customer))
             """;
 
-        private const string InsertPayment = """
-            INSERT INTO payments (id, order_id, payment_intent_id, amount, currency, status, source_token, payment_method, customer,
-                card_brand, card_last4, card_exp_month, card_exp_year, card_name, card_address_country, card_address_post_code,
-                amount_refunded, description, metadata, failure_code, failure_message, decline_code, receipt_number,
-                processor_reference, created_at, paid_at)
-            VALUES (@Id, @OrderId, @PaymentIntentId, @Amount, @Currency, @Status, @SourceToken, @PaymentMethod, @Customer,
-                @CardBrand, @CardLast4, @CardExpMonth, @CardExpYear, @CardName, @CardAddressCountry, @CardAddressPostCode,
-                0, @Description, @Metadata, @FailureCode, @FailureMessage, @DeclineCode, @ReceiptNumber,
-                @ProcessorReference, @CreatedAt, @PaidAt)
-            """;
-
         public async Task<ApiResult<PaymentIntentResource>> Handle(Command command, CancellationToken cancellationToken)
         {
             var connection = await db.OpenAsync(cancellationToken);
-            await using var results = await connection.QueryMultipleAsync(db.Command(SelectIntent, command, cancellationToken));
-            var intent = await results.ReadSingleOrDefaultAsync<PaymentIntentRow>();
-            if (intent is null)
+            PaymentIntentRow? intent;
+            OrderRow order;
+            List<OrderItemRow> items;
+            await using (var results = await connection.QueryMultipleAsync(db.Command(SelectIntent, command, cancellationToken)))
             {
-                return ApiError.NotFound("payment_intent_not_found", "Payment intent not found");
+                intent = await results.ReadSingleOrDefaultAsync<PaymentIntentRow>();
+                if (intent is null)
+                {
+                    return ApiError.NotFound("payment_intent_not_found", "Payment intent not found");
+                }
+
+                order = await results.ReadSingleAsync<OrderRow>();
+                items = (await results.ReadAsync<OrderItemRow>()).ToList();
             }
 
-            var order = await results.ReadSingleAsync<OrderRow>();
-            var items = (await results.ReadAsync<OrderItemRow>()).ToList();
             if (!SecretMatches(intent.ClientSecret, command.Body.ClientSecret!))
             {
                 return new ApiError(StatusCodes.Status403Forbidden, "invalid_client_secret", "Forbidden", "The client_secret does not match this payment intent.");
             }
 
-            if (intent.Status != "requires_payment_method")
+            // A retry (same Idempotency-Key and body) of a request whose answer was lost continues its charge.
+            var paymentId = Ids.New("pay");
+            var processorKey = idempotency.ProcessorKey("charge", paymentId);
+            var payment = idempotency.IsActive ? await charges.FindAsync(processorKey, cancellationToken) : null;
+            if (payment is { IsProcessing: false })
             {
-                return ApiError.Conflict("payment_intent_unexpected_state", $"The payment intent is {intent.Status}; only one that requires a payment method can be confirmed.");
+                return Outcome(intent, items, payment);
             }
 
-            if (order.Status != "created")
+            if (payment is null && Check(intent, order) is { } error)
             {
-                return order.IsPaid ? PaymentErrors.OrderAlreadyPaid() : PaymentErrors.OrderPaymentPending();
+                return error;
             }
 
             SavedCardRow? savedCard = null;
@@ -110,36 +99,53 @@ public static class ConfirmPaymentIntent
                 }
             }
 
-            var now = clock.Now();
-            var orderKey = new { OrderId = order.Id, Now = now };
-            if (await connection.ExecuteAsync(db.Command(ClaimOrder, orderKey, cancellationToken)) == 0)
-            {
-                return PaymentErrors.OrderPaymentPending();
-            }
-
             var currency = Currency.Of(intent.Currency);
-            var paymentId = Ids.New("pay");
             var source = savedCard?.ChargeSource ?? command.Body.Source!;
-            var result = await processor.ChargeAsync(new ChargeRequest(idempotency.ProcessorKey("charge", paymentId), intent.Amount, currency, source, savedCard?.Display), cancellationToken);
-            if (result is ChargeResult.InvalidSource)
+            using var tracked = charges.Track(payment?.Id ?? paymentId);
+            var firstCall = payment is null;
+            if (payment is null)
             {
-                await connection.ExecuteAsync(db.Command(ReleaseOrder, orderKey, cancellationToken));
-                return PaymentErrors.InvalidSource();
+                // Phase one: the order claimed and the payment recorded as processing, durable before the processor is called.
+                await db.BeginRequestAsync(cancellationToken);
+                var now = clock.Now();
+                if (await (await db.OpenAsync(cancellationToken)).ExecuteAsync(db.Command(ClaimOrder, new { OrderId = order.Id, Now = now }, cancellationToken)) == 0)
+                {
+                    return PaymentErrors.OrderPaymentPending();
+                }
+
+                payment = PaymentRow.Processing(paymentId, processorKey, intent.Amount, currency, source, null, null, now, order.Id, intent.Id, savedCard);
+                await charges.RecordAsync(payment, cancellationToken);
+                await db.CommitAsync(cancellationToken);
             }
 
-            var payment = PaymentRow.FromCharge(paymentId, result, intent.Amount, currency, source, null, null, now, order.Id, intent.Id, savedCard);
-            await connection.ExecuteAsync(db.Command(InsertPayment, payment, cancellationToken));
-            await outbox.PaymentAsync(payment, cancellationToken); // the order is paid, and order.paid sent, when the payment system marks it
-            if (result is ChargeResult.Declined)
-            {
-                await connection.ExecuteAsync(db.Command(ReleaseOrder, orderKey, cancellationToken)); // the intent can be confirmed again
-                return PaymentErrors.CardDeclined(payment, intent.Id);
-            }
+            var result = await charges.ChargeAsync(payment, new ChargeRequest(processorKey, intent.Amount, currency, source, savedCard?.Display), firstCall, cancellationToken);
 
-            var status = result is ChargeResult.RequiresAction ? "requires_action" : "succeeded";
-            await connection.ExecuteAsync(db.Command(IntentCharged, new { command.IntentId, Status = status, PaymentId = paymentId, Now = now }, cancellationToken));
-            return intent.ToResource(items, status, paymentId);
+            // Phase two: the answer, the intent and the event; the pipeline commits this turn with the stored response.
+            await db.BeginRequestAsync(cancellationToken);
+            var settled = await charges.SettleAsync(payment, result, clock.Now(), cancellationToken);
+            return settled is null ? PaymentErrors.InvalidSource() : Outcome(intent, items, settled);
         }
+
+        private static ApiError? Check(PaymentIntentRow intent, OrderRow order)
+        {
+            if (intent.Status != "requires_payment_method")
+            {
+                return ApiError.Conflict("payment_intent_unexpected_state", $"The payment intent is {intent.Status}; only one that requires a payment method can be confirmed.");
+            }
+
+            if (order.Status != "created")
+            {
+                return order.IsPaid ? PaymentErrors.OrderAlreadyPaid() : PaymentErrors.OrderPaymentPending();
+            }
+
+            return null;
+        }
+
+        /// <summary>A declined confirm is a 402 and the intent can be confirmed again; otherwise the intent as the payment left it.</summary>
+        private static ApiResult<PaymentIntentResource> Outcome(PaymentIntentRow intent, List<OrderItemRow> items, PaymentRow payment) =>
+            payment.Status == "failed"
+                ? PaymentErrors.Failed(payment, intent.Id)
+                : intent.ToResource(items, payment.Status == "requires_action" ? "requires_action" : "succeeded", payment.Id);
 
         private static bool SecretMatches(string expected, string presented) =>
             CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(expected)), SHA256.HashData(Encoding.UTF8.GetBytes(presented)));

@@ -12,7 +12,7 @@ namespace PaymentSlices.Api.Features.CreateCustomer;
 /// </summary>
 public static class CreateCustomer
 {
-    public sealed record Command(string? Name, string? Email, PaymentSource? Source) : ICommand<ApiResult<CustomerResource>>, IPaysWithSource
+    public sealed record Command(string? Name, string? Email, PaymentSource? Source) : ICommand<ApiResult<CustomerResource>>, IPaysWithSource, ITakesTurns
     {
         string? IPaysWithSource.PaymentMethod => null;
 
@@ -54,6 +54,8 @@ public static class CreateCustomer
                 CreatedAt = now,
             };
 
+            // The processor was called with no turn held; the pipeline commits this one.
+            await db.BeginRequestAsync(cancellationToken);
             var connection = await db.OpenAsync(cancellationToken);
             await connection.ExecuteAsync(db.Command(InsertCustomer, customer, cancellationToken));
             await connection.ExecuteAsync(db.Command(InsertCard, card, cancellationToken));

@@ -2,8 +2,8 @@ using Dapper;
 using MediatR;
 using PaymentSlices.Api.Database;
 using PaymentSlices.Api.Kernel;
+using PaymentSlices.Api.Payments;
 using PaymentSlices.Api.Pipeline;
-using PaymentSlices.Api.Webhooks;
 
 namespace PaymentSlices.Api.Features.CreatePayment;
 
@@ -17,9 +17,9 @@ public static class CreatePayment
         string? PaymentMethod,
         string? Customer,
         string? Description,
-        IReadOnlyDictionary<string, string>? Metadata) : ICommand<ApiResult<PaymentResource>>, IPaysWithSource;
+        IReadOnlyDictionary<string, string>? Metadata) : ICommand<ApiResult<PaymentResource>>, IPaysWithSource, ITakesTurns;
 
-    public sealed class Handler(Db db, IPaymentProcessor processor, RequestIdempotency idempotency, Outbox outbox, TimeProvider clock)
+    public sealed class Handler(Db db, Charges charges, RequestIdempotency idempotency, TimeProvider clock)
         : IRequestHandler<Command, ApiResult<PaymentResource>>
     {
         // A saved card by its id, or a customer's default card (seed 001).
@@ -28,23 +28,21 @@ public static class CreatePayment
             WHERE id = COALESCE(@PaymentMethod, (SELECT default_payment_method FROM customers WHERE id = @Customer))
             """;
 
-        private const string InsertPayment = """
-            INSERT INTO payments (id, amount, currency, status, source_token, payment_method, customer,
-                card_brand, card_last4, card_exp_month, card_exp_year, card_name, card_address_country, card_address_post_code,
-                amount_refunded, description, metadata, failure_code, failure_message, decline_code, receipt_number,
-                processor_reference, created_at, paid_at)
-            VALUES (@Id, @Amount, @Currency, @Status, @SourceToken, @PaymentMethod, @Customer,
-                @CardBrand, @CardLast4, @CardExpMonth, @CardExpYear, @CardName, @CardAddressCountry, @CardAddressPostCode,
-                0, @Description, @Metadata, @FailureCode, @FailureMessage, @DeclineCode, @ReceiptNumber,
-                @ProcessorReference, @CreatedAt, @PaidAt)
-            """;
-
         public async Task<ApiResult<PaymentResource>> Handle(Command command, CancellationToken cancellationToken)
         {
-            var connection = await db.OpenAsync(cancellationToken);
+            // A retry (same Idempotency-Key and body) of a request whose answer was lost continues its charge.
+            var paymentId = Ids.New("pay");
+            var processorKey = idempotency.ProcessorKey("charge", paymentId);
+            var payment = idempotency.IsActive ? await charges.FindAsync(processorKey, cancellationToken) : null;
+            if (payment is { IsProcessing: false })
+            {
+                return Outcome(payment);
+            }
+
             SavedCardRow? savedCard = null;
             if (command.Source is null)
             {
+                var connection = await db.OpenAsync(cancellationToken);
                 savedCard = await connection.QuerySingleOrDefaultAsync<SavedCardRow>(db.Command(SelectSavedCard, command, cancellationToken));
                 if (savedCard is null)
                 {
@@ -55,19 +53,27 @@ public static class CreatePayment
             // The validator has checked the amount against the currency: this conversion is exact.
             var currency = Currency.Of(command.Currency!);
             var amount = Money.ToMinorUnits(command.Amount!.Value, currency)!.Value;
-            var paymentId = Ids.New("pay");
             var source = savedCard?.ChargeSource ?? command.Source!;
-            var result = await processor.ChargeAsync(new ChargeRequest(idempotency.ProcessorKey("charge", paymentId), amount, currency, source, savedCard?.Display), cancellationToken);
-            if (result is ChargeResult.InvalidSource)
+            using var tracked = charges.Track(payment?.Id ?? paymentId);
+            var firstCall = payment is null;
+            if (payment is null)
             {
-                return PaymentErrors.InvalidSource();
+                // Phase one: the payment recorded as processing, durable before the processor is called.
+                await db.BeginRequestAsync(cancellationToken);
+                payment = PaymentRow.Processing(paymentId, processorKey, amount, currency, source, command.Description, command.Metadata, clock.Now(), savedCard: savedCard);
+                await charges.RecordAsync(payment, cancellationToken);
+                await db.CommitAsync(cancellationToken);
             }
 
-            var payment = PaymentRow.FromCharge(
-                paymentId, result, amount, currency, source, command.Description, command.Metadata, clock.Now(), savedCard: savedCard);
-            await connection.ExecuteAsync(db.Command(InsertPayment, payment, cancellationToken));
-            await outbox.PaymentAsync(payment, cancellationToken);
-            return result is ChargeResult.Declined ? PaymentErrors.CardDeclined(payment) : payment.ToResource();
+            var result = await charges.ChargeAsync(payment, new ChargeRequest(processorKey, amount, currency, source, savedCard?.Display), firstCall, cancellationToken);
+
+            // Phase two: the answer and its event; the pipeline commits this turn with the stored response.
+            await db.BeginRequestAsync(cancellationToken);
+            var settled = await charges.SettleAsync(payment, result, clock.Now(), cancellationToken);
+            return settled is null ? PaymentErrors.InvalidSource() : Outcome(settled);
         }
+
+        private static ApiResult<PaymentResource> Outcome(PaymentRow payment) =>
+            payment.Status == "failed" ? PaymentErrors.Failed(payment) : payment.ToResource();
     }
 }

@@ -2,8 +2,8 @@ using Dapper;
 using MediatR;
 using PaymentSlices.Api.Database;
 using PaymentSlices.Api.Kernel;
+using PaymentSlices.Api.Payments;
 using PaymentSlices.Api.Pipeline;
-using PaymentSlices.Api.Webhooks;
 
 namespace PaymentSlices.Api.Features.CreateRefund;
 
@@ -13,9 +13,9 @@ public static class CreateRefund
     public static readonly string[] Reasons = ["duplicate", "fraudulent", "requested_by_customer"];
 
     public sealed record Command(string? PaymentId, decimal? Amount, string? Reason, IReadOnlyDictionary<string, string>? Metadata)
-        : ICommand<ApiResult<RefundResource>>;
+        : ICommand<ApiResult<RefundResource>>, ITakesTurns;
 
-    public sealed class Handler(Db db, IPaymentProcessor processor, RequestIdempotency idempotency, Outbox outbox, TimeProvider clock)
+    public sealed class Handler(Db db, Refunds refunds, Charges charges, RequestIdempotency idempotency, TimeProvider clock)
         : IRequestHandler<Command, ApiResult<RefundResource>>
     {
         private const string SelectPayment = """
@@ -23,26 +23,16 @@ public static class CreateRefund
             """;
 
         // The guard in the WHERE clause is the invariant: whatever ran before, a refund that would take the
-        // total past the captured amount changes nothing (and the table's CHECK backs it up).
+        // total past the captured amount changes nothing (and the table's CHECK backs it up). The amount is
+        // reserved here, in phase one, so that refunds still at the processor count against what is left.
         private const string AddToPayment = """
             UPDATE payments SET amount_refunded = amount_refunded + @Amount
             WHERE id = @PaymentId AND status = 'succeeded' AND amount_refunded + @Amount <= amount
             """;
 
-        private const string AddToOrder = """
-            UPDATE orders SET
-                amount_refunded = amount_refunded + @Amount,
-                status = CASE
-                    WHEN status NOT IN ('paid', 'partially_refunded') THEN status
-                    WHEN amount_refunded + @Amount = amount THEN 'refunded'
-                    ELSE 'partially_refunded' END,
-                updated_at = @Now
-            WHERE id = @OrderId
-            """;
-
         private const string InsertRefund = """
-            INSERT INTO refunds (id, payment_id, order_id, amount, currency, status, reason, metadata, processor_reference, created_at)
-            VALUES (@Id, @PaymentId, @OrderId, @Amount, @Currency, @Status, @Reason, @Metadata, @ProcessorReference, @CreatedAt)
+            INSERT INTO refunds (id, payment_id, order_id, amount, currency, status, reason, metadata, processor_key, created_at)
+            VALUES (@Id, @PaymentId, @OrderId, @Amount, @Currency, 'processing', @Reason, @Metadata, @ProcessorKey, @CreatedAt)
             """;
 
         public async Task<ApiResult<RefundResource>> Handle(Command command, CancellationToken cancellationToken)
@@ -57,45 +47,65 @@ public static class CreateRefund
                 };
             }
 
-            if (payment.Status != "succeeded")
+            // A retry (same Idempotency-Key and body) of a request whose answer was lost continues its refund.
+            var refundId = Ids.New("refund");
+            var processorKey = idempotency.ProcessorKey("refund", refundId);
+            var refund = idempotency.IsActive ? await refunds.FindAsync(processorKey, cancellationToken) : null;
+            if (refund is { Status: not "processing" })
             {
-                return ApiError.Conflict("payment_not_refundable", $"Only a succeeded payment can be refunded; this one is {payment.Status}.");
+                return refund.ToResource();
             }
 
             var currency = Currency.Of(payment.Currency);
-            var refundable = payment.Amount - payment.AmountRefunded;
-            var amount = command.Amount is { } requested ? Money.ToMinorUnits(requested, currency) : refundable;
-            if (amount is not > 0 || amount > refundable ||
-                await connection.ExecuteAsync(db.Command(AddToPayment, new { command.PaymentId, Amount = amount }, cancellationToken)) == 0)
+            using var tracked = charges.Track(refund?.Id ?? refundId);
+            var firstCall = refund is null;
+            if (refund is null)
             {
-                return InvalidAmount(currency, refundable);
+                if (payment.Status != "succeeded")
+                {
+                    return ApiError.Conflict("payment_not_refundable", $"Only a succeeded payment can be refunded; this one is {payment.Status}.");
+                }
+
+                var refundable = payment.Amount - payment.AmountRefunded;
+                var amount = command.Amount is { } requested ? Money.ToMinorUnits(requested, currency) : refundable;
+                if (amount is not > 0 || amount > refundable)
+                {
+                    return InvalidAmount(currency, refundable);
+                }
+
+                // Phase one: the amount reserved and the refund recorded as processing, durable before the processor is called.
+                await db.BeginRequestAsync(cancellationToken);
+                var write = await db.OpenAsync(cancellationToken);
+                if (await write.ExecuteAsync(db.Command(AddToPayment, new { command.PaymentId, Amount = amount }, cancellationToken)) == 0)
+                {
+                    // Another refund took part of it between our read and this turn: what is left now.
+                    var now = await write.QuerySingleAsync<PaymentRow>(db.Command(SelectPayment, command, cancellationToken));
+                    return InvalidAmount(currency, now.Amount - now.AmountRefunded);
+                }
+
+                refund = new RefundRow
+                {
+                    Id = refundId,
+                    PaymentId = payment.Id,
+                    OrderId = payment.OrderId,
+                    Amount = amount.Value,
+                    Currency = currency.Code,
+                    Status = "processing",
+                    Reason = command.Reason,
+                    Metadata = MetadataJson.Write(command.Metadata),
+                    ProcessorKey = processorKey,
+                    CreatedAt = clock.Now(),
+                };
+                await write.ExecuteAsync(db.Command(InsertRefund, refund, cancellationToken));
+                await db.CommitAsync(cancellationToken);
             }
 
-            var now = clock.Now();
-            var refundId = Ids.New("refund");
-            var reference = await processor.RefundAsync(
-                new ProcessorRefund(idempotency.ProcessorKey("refund", refundId), payment.ProcessorReference ?? payment.Id, amount.Value, currency), cancellationToken);
-            var refund = new RefundRow
-            {
-                Id = refundId,
-                PaymentId = payment.Id,
-                OrderId = payment.OrderId,
-                Amount = amount.Value,
-                Currency = currency.Code,
-                Status = "succeeded",
-                Reason = command.Reason,
-                Metadata = MetadataJson.Write(command.Metadata),
-                ProcessorReference = reference,
-                CreatedAt = now,
-            };
-            await connection.ExecuteAsync(db.Command(InsertRefund, refund, cancellationToken));
-            if (payment.OrderId is not null)
-            {
-                await connection.ExecuteAsync(db.Command(AddToOrder, new { payment.OrderId, Amount = amount, Now = now }, cancellationToken));
-            }
+            var reference = await refunds.RefundAsync(refund,
+                new ProcessorRefund(processorKey, payment.ProcessorReference ?? payment.Id, refund.Amount, currency), firstCall, cancellationToken);
 
-            await outbox.RefundSucceededAsync(refund, cancellationToken);
-            return refund.ToResource();
+            // Phase two: the answer, the order's totals and the event; the pipeline commits this turn with the stored response.
+            await db.BeginRequestAsync(cancellationToken);
+            return (await refunds.SettleAsync(refund, reference, clock.Now(), cancellationToken)).ToResource();
         }
 
         private static ApiError InvalidAmount(Currency currency, long refundable)

@@ -2,8 +2,8 @@ using Dapper;
 using MediatR;
 using PaymentSlices.Api.Database;
 using PaymentSlices.Api.Kernel;
+using PaymentSlices.Api.Payments;
 using PaymentSlices.Api.Pipeline;
-using PaymentSlices.Api.Webhooks;
 
 namespace PaymentSlices.Api.Features.PayOrder;
 
@@ -19,7 +19,7 @@ public static class PayOrder
         string? Description,
         IReadOnlyDictionary<string, string>? Metadata) : IPaysWithSource;
 
-    public sealed record Command(string OrderId, Body Body) : ICommand<ApiResult<PaymentResource>>, IPaysWithSource
+    public sealed record Command(string OrderId, Body Body) : ICommand<ApiResult<PaymentResource>>, IPaysWithSource, ITakesTurns
     {
         PaymentSource? IPaysWithSource.Source => Body.Source;
 
@@ -28,7 +28,7 @@ public static class PayOrder
         string? IPaysWithSource.Customer => Body.Customer;
     }
 
-    public sealed class Handler(Db db, IPaymentProcessor processor, RequestIdempotency idempotency, Outbox outbox, TimeProvider clock)
+    public sealed class Handler(Db db, Charges charges, RequestIdempotency idempotency, TimeProvider clock)
         : IRequestHandler<Command, ApiResult<PaymentResource>>
     {
         private const string SelectOrder = "SELECT id, status, currency, amount FROM orders WHERE id = @OrderId";
@@ -39,36 +39,10 @@ public static class PayOrder
             UPDATE orders SET status = 'pending', updated_at = @Now WHERE id = @OrderId AND status = 'created'
             """;
 
-        private const string ReleaseOrder = """
-            UPDATE orders SET status = 'created', updated_at = @Now WHERE id = @OrderId AND status = 'pending'
-            """;
-
-        private const string MarkPaid = """
-            UPDATE orders SET status = 'paid', payment_id = @PaymentId, paid_at = @Now, updated_at = @Now
-            WHERE id = @OrderId AND status = 'pending'
-            """;
-
-        // Paid another way: an intent still waiting for a card can no longer be used.
-        private const string CancelOpenIntents = """
-            UPDATE payment_intents SET status = 'canceled', updated_at = @Now
-            WHERE order_id = @OrderId AND status = 'requires_payment_method'
-            """;
-
         // A saved card by its id, or a customer's default card (seed 001).
         private const string SelectSavedCard = """
             SELECT * FROM payment_methods
             WHERE id = COALESCE(@PaymentMethod, (SELECT default_payment_method FROM customers WHERE id = @Customer))
-            """;
-
-        private const string InsertPayment = """
-            INSERT INTO payments (id, order_id, payment_intent_id, amount, currency, status, source_token, payment_method, customer,
-                card_brand, card_last4, card_exp_month, card_exp_year, card_name, card_address_country, card_address_post_code,
-                amount_refunded, description, metadata, failure_code, failure_message, decline_code, receipt_number,
-                processor_reference, created_at, paid_at)
-            VALUES (@Id, @OrderId, @PaymentIntentId, @Amount, @Currency, @Status, @SourceToken, @PaymentMethod, @Customer,
-                @CardBrand, @CardLast4, @CardExpMonth, @CardExpYear, @CardName, @CardAddressCountry, @CardAddressPostCode,
-                0, @Description, @Metadata, @FailureCode, @FailureMessage, @DeclineCode, @ReceiptNumber,
-                @ProcessorReference, @CreatedAt, @PaidAt)
             """;
 
         public async Task<ApiResult<PaymentResource>> Handle(Command command, CancellationToken cancellationToken)
@@ -80,8 +54,17 @@ public static class PayOrder
                 return ApiError.NotFound("order_not_found", "Order not found");
             }
 
+            // A retry (same Idempotency-Key and body) of a request whose answer was lost continues its charge.
+            var paymentId = Ids.New("pay");
+            var processorKey = idempotency.ProcessorKey("charge", paymentId);
+            var payment = idempotency.IsActive ? await charges.FindAsync(processorKey, cancellationToken) : null;
+            if (payment is { IsProcessing: false })
+            {
+                return Outcome(payment);
+            }
+
             var currency = Currency.Of(order.Currency);
-            if (Check(command.Body, order, currency) is { } error)
+            if (payment is null && Check(command.Body, order, currency) is { } error)
             {
                 return error;
             }
@@ -96,43 +79,35 @@ public static class PayOrder
                 }
             }
 
-            var now = clock.Now();
-            var orderKey = new { command.OrderId, Now = now };
-            if (await connection.ExecuteAsync(db.Command(ClaimOrder, orderKey, cancellationToken)) == 0)
-            {
-                return PaymentErrors.OrderAlreadyPaid(); // another request took it between our read and claim
-            }
-
-            var paymentId = Ids.New("pay");
             var source = savedCard?.ChargeSource ?? command.Body.Source!;
-            var result = await processor.ChargeAsync(new ChargeRequest(idempotency.ProcessorKey("charge", paymentId), order.Amount, currency, source, savedCard?.Display), cancellationToken);
-            if (result is ChargeResult.InvalidSource)
+            using var tracked = charges.Track(payment?.Id ?? paymentId);
+            var firstCall = payment is null;
+            if (payment is null)
             {
-                await connection.ExecuteAsync(db.Command(ReleaseOrder, orderKey, cancellationToken));
-                return PaymentErrors.InvalidSource();
+                // Phase one: the order claimed and the payment recorded as processing, durable before the processor is called.
+                await db.BeginRequestAsync(cancellationToken);
+                var now = clock.Now();
+                if (await (await db.OpenAsync(cancellationToken)).ExecuteAsync(db.Command(ClaimOrder, new { command.OrderId, Now = now }, cancellationToken)) == 0)
+                {
+                    return PaymentErrors.OrderAlreadyPaid(); // another request took it between our read and claim
+                }
+
+                payment = PaymentRow.Processing(paymentId, processorKey, order.Amount, currency, source, command.Body.Description,
+                    command.Body.Metadata, now, order.Id, savedCard: savedCard);
+                await charges.RecordAsync(payment, cancellationToken);
+                await db.CommitAsync(cancellationToken);
             }
 
-            var payment = PaymentRow.FromCharge(paymentId, result, order.Amount, currency, source, command.Body.Description,
-                command.Body.Metadata, now, order.Id, savedCard: savedCard);
-            await connection.ExecuteAsync(db.Command(InsertPayment, payment, cancellationToken));
-            await outbox.PaymentAsync(payment, cancellationToken);
+            var result = await charges.ChargeAsync(payment, new ChargeRequest(processorKey, order.Amount, currency, source, savedCard?.Display), firstCall, cancellationToken);
 
-            if (result is ChargeResult.Declined)
-            {
-                await connection.ExecuteAsync(db.Command(ReleaseOrder, orderKey, cancellationToken)); // still payable
-                return PaymentErrors.CardDeclined(payment);
-            }
-
-            if (result is ChargeResult.RequiresAction)
-            {
-                return payment.ToResource(); // the order stays pending until the cardholder completes 3-D Secure
-            }
-
-            await connection.ExecuteAsync(db.Command(MarkPaid, new { command.OrderId, Now = now, PaymentId = paymentId }, cancellationToken));
-            await connection.ExecuteAsync(db.Command(CancelOpenIntents, orderKey, cancellationToken));
-            await outbox.OrderPaidAsync(order.Id, cancellationToken);
-            return payment.ToResource();
+            // Phase two: the answer, the order and the event; the pipeline commits this turn with the stored response.
+            await db.BeginRequestAsync(cancellationToken);
+            var settled = await charges.SettleAsync(payment, result, clock.Now(), cancellationToken);
+            return settled is null ? PaymentErrors.InvalidSource() : Outcome(settled);
         }
+
+        private static ApiResult<PaymentResource> Outcome(PaymentRow payment) =>
+            payment.Status == "failed" ? PaymentErrors.Failed(payment) : payment.ToResource();
 
         private static ApiError? Check(Body body, OrderRow order, Currency currency)
         {

@@ -1,0 +1,241 @@
+using System.Collections.Concurrent;
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+
+namespace PaymentSlices.Api.Database;
+
+/// <summary>
+/// Group commit. SQLite has one writer at a time and one fsync per commit (<c>synchronous=FULL</c>), so every write
+/// of the service goes through this queue: one writer thread takes what is queued (up to <see cref="MaxBatch"/>),
+/// gives each waiting writer its turn inside one shared transaction, each turn under a savepoint of its own (a turn
+/// that fails rolls back alone), commits once, and only then tells each writer that its writes are durable.
+/// </summary>
+/// <remarks>
+/// A turn is handed over by completing the writer's task on the writer thread: its code (its SQL, which
+/// Microsoft.Data.Sqlite runs synchronously) runs right there, with no thread hop and no wait on the thread pool,
+/// until it signals the end of its turn. A turn must therefore do database work only: no processor call, no other
+/// I/O. Should a turn go asynchronous anyway, the writer waits for it to end. Nothing ever waits on SQLite's
+/// busy-sleep: there is one writing connection.
+/// </remarks>
+public sealed partial class GroupCommit : IDisposable
+{
+    public const int MaxBatch = 256;
+
+    private const string Savepoint = "turn";
+
+    private readonly ConcurrentQueue<WriteTurn> queue = new();
+    private readonly SemaphoreSlim queued = new(0);
+    private readonly CancellationTokenSource stopping = new();
+    private readonly DbConnectionFactory factory;
+    private readonly ILogger<GroupCommit> logger;
+    private readonly Lock startLock = new();
+    private Thread? writer;
+
+    public GroupCommit(DbConnectionFactory factory, ILogger<GroupCommit> logger)
+    {
+        this.factory = factory;
+        this.logger = logger;
+    }
+
+    /// <summary>Commits so far, and the turns they held: batch sizes for the benchmark and the tests.</summary>
+    public long Commits => Interlocked.Read(ref commits);
+
+    public long CommittedTurns => Interlocked.Read(ref committedTurns);
+
+    private long commits;
+    private long committedTurns;
+
+    /// <summary>
+    /// Queues for a turn. The task completes, on the writer thread, when the turn begins; it fails with
+    /// <see cref="OperationCanceledException"/> when <paramref name="refused"/> is cancelled while the turn still waits.
+    /// </summary>
+    public Task<WriteTurn> EnterAsync(CancellationToken refused)
+    {
+        EnsureStarted();
+        var turn = new WriteTurn(refused);
+        queue.Enqueue(turn);
+        queued.Release();
+        return turn.Started;
+    }
+
+    private void EnsureStarted()
+    {
+        if (writer is not null)
+        {
+            return;
+        }
+
+        lock (startLock)
+        {
+            if (writer is null)
+            {
+                // Not a pool thread: it blocks on SQLite's fsync, and must not wait behind request work for its turn.
+                using (ExecutionContext.SuppressFlow())
+                {
+                    writer = new Thread(Run) { IsBackground = true, Name = "PaymentSlices writer" };
+                    writer.Start();
+                }
+            }
+        }
+    }
+
+    private void Run()
+    {
+        SqliteConnection? connection = null;
+        var batch = new List<WriteTurn>(MaxBatch);
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                queued.Wait(stopping.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            batch.Clear();
+            try
+            {
+                connection ??= (SqliteConnection)factory.OpenAsync(CancellationToken.None).GetAwaiter().GetResult();
+                using var transaction = connection.BeginTransaction(deferred: false); // BEGIN IMMEDIATE
+                var first = true;
+                while (batch.Count < MaxBatch && (first || queued.Wait(0)))
+                {
+                    first = false;
+                    if (!queue.TryDequeue(out var turn))
+                    {
+                        break;
+                    }
+
+                    RunTurn(transaction, turn, batch);
+                }
+
+                if (batch.Count > 0)
+                {
+                    transaction.Commit(); // the one fsync of the batch
+                    Interlocked.Increment(ref commits);
+                    Interlocked.Add(ref committedTurns, batch.Count);
+                }
+
+                foreach (var turn in batch)
+                {
+                    turn.Durable.TrySetResult();
+                }
+            }
+            catch (Exception error)
+            {
+                // The commit (or the transaction itself) failed: none of the batch is durable.
+                LogBatchFailed(logger, batch.Count, error);
+                foreach (var turn in batch)
+                {
+                    turn.Durable.TrySetException(new DbWriteFailedException(error));
+                }
+
+                connection?.Dispose();
+                connection = null;
+            }
+        }
+
+        connection?.Dispose();
+    }
+
+    /// <summary>One writer's turn under a savepoint; it stays in <paramref name="batch"/> when its writes are kept.</summary>
+    private static void RunTurn(SqliteTransaction transaction, WriteTurn turn, List<WriteTurn> batch)
+    {
+        if (!turn.TryBegin())
+        {
+            return; // refused while it waited
+        }
+
+        batch.Add(turn); // from here on, a failure of the batch is this turn's failure too
+        transaction.Save(Savepoint);
+        turn.Give(transaction); // runs the writer's code here, until it ends its turn
+        if (turn.WaitForEnd())
+        {
+            transaction.Release(Savepoint);
+            return;
+        }
+
+        transaction.Rollback(Savepoint);
+        transaction.Release(Savepoint);
+        batch.RemoveAt(batch.Count - 1);
+        turn.Durable.TrySetResult(); // nothing of it to wait for
+    }
+
+    public void Dispose()
+    {
+        stopping.Cancel();
+        writer?.Join(TimeSpan.FromSeconds(10));
+        stopping.Dispose();
+        queued.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A group commit of {Turns} writes failed; they were answered with an error")]
+    private static partial void LogBatchFailed(ILogger logger, int turns, Exception exception);
+}
+
+/// <summary>One writer's place in a batch: begun by the writer thread, ended by the writer's code.</summary>
+public sealed class WriteTurn
+{
+    private const int Waiting = 0, Begun = 1, Refused = 2;
+
+    // Not RunContinuationsAsynchronously: the writer's code runs on the writer thread as soon as its turn begins.
+    private readonly TaskCompletionSource<WriteTurn> started = new();
+    private readonly TaskCompletionSource<bool> ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenRegistration refusal;
+    private int state;
+
+    internal WriteTurn(CancellationToken refused)
+    {
+        if (refused.CanBeCanceled)
+        {
+            refusal = refused.Register(() =>
+            {
+                if (Interlocked.CompareExchange(ref state, Refused, Waiting) == Waiting)
+                {
+                    started.TrySetCanceled(refused);
+                }
+            });
+        }
+    }
+
+    internal Task<WriteTurn> Started => started.Task;
+
+    /// <summary>Completed once the batch holding this turn's writes has committed (or the turn was rolled back).</summary>
+    internal TaskCompletionSource Durable { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>The batch's transaction, while the turn lasts.</summary>
+    public SqliteTransaction Transaction { get; private set; } = null!;
+
+    public DbConnection Connection => Transaction.Connection!;
+
+    internal bool TryBegin()
+    {
+        var begun = Interlocked.CompareExchange(ref state, Begun, Waiting) == Waiting;
+        refusal.Dispose();
+        return begun;
+    }
+
+    internal void Give(SqliteTransaction transaction)
+    {
+        Transaction = transaction;
+        started.SetResult(this);
+    }
+
+    internal bool WaitForEnd()
+    {
+        return ended.Task.GetAwaiter().GetResult(); // at once, unless the turn went asynchronous
+    }
+
+    /// <summary>Ends the turn: its writes stay in the batch (<paramref name="keep"/>) or are rolled back to its savepoint.</summary>
+    public Task EndAsync(bool keep)
+    {
+        Transaction = null!;
+        ended.SetResult(keep);
+        return Durable.Task;
+    }
+}
+
+/// <summary>The batch these writes were in did not commit: nothing of them was written.</summary>
+public sealed class DbWriteFailedException(Exception inner) : Exception("The database did not commit the write.", inner);
