@@ -45,6 +45,11 @@ public static class OpenApi
         [typeof(CardDetails)] = ["object", "number", "cvc", "exp_month", "exp_year"],
     };
 
+    private static readonly string PaymentMethodTaken =
+        $"A saved card (card_...), or one of Stripe's test PaymentMethods: {string.Join(", ", TestPaymentMethods.Ids)} (charged as the sandbox's matching test card).";
+
+    private const string PaymentMethodShown = "The saved card (card_...) or test PaymentMethod (pm_card_...) the payment was made with, as sent.";
+
     /// <summary>The operations that call the processor, and so can answer 503 while it is down.</summary>
     private static readonly HashSet<string> Charging = ["PayOrder", "CreatePayment", "ConfirmPaymentIntent", "CreateRefund", "CreateCustomer"];
 
@@ -94,6 +99,11 @@ public static class OpenApi
                     field.OneOf?.Where(option => option is OpenApiSchema { Type: JsonSchemaType.Null }).ToList().ForEach(option => field.OneOf.Remove(option));
                 }
             }
+        }
+
+        if (context.JsonPropertyInfo is null && schema.Properties?.TryGetValue("payment_method", out var paymentMethod) == true && paymentMethod is OpenApiSchema paymentMethodSchema)
+        {
+            paymentMethodSchema.Description = type == typeof(PaymentResource) ? PaymentMethodShown : PaymentMethodTaken;
         }
 
         var nullable = context.JsonTypeInfo.Type != type || (schema.Type is { } t && t.HasFlag(JsonSchemaType.Null));

@@ -100,7 +100,8 @@ public static class ConfirmPaymentIntent
             }
 
             SavedCardRow? savedCard = null;
-            if (command.Body.Source is null)
+            var direct = command.Body.DirectSource(); // a source, or a test PaymentMethod
+            if (direct is null)
             {
                 savedCard = await connection.QuerySingleOrDefaultAsync<SavedCardRow>(
                     db.Command(SelectSavedCard, new { command.Body.PaymentMethod, Customer = (string?)null }, cancellationToken));
@@ -119,7 +120,7 @@ public static class ConfirmPaymentIntent
 
             var currency = Currency.Of(intent.Currency);
             var paymentId = Ids.New("pay");
-            var source = savedCard?.ChargeSource ?? command.Body.Source!;
+            var source = savedCard?.ChargeSource ?? direct!;
             var result = await processor.ChargeAsync(new ChargeRequest(idempotency.ProcessorKey("charge", paymentId), intent.Amount, currency, source, savedCard?.Display), cancellationToken);
             if (result is ChargeResult.InvalidSource)
             {

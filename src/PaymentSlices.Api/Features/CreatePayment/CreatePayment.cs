@@ -43,7 +43,8 @@ public static class CreatePayment
         {
             var connection = await db.OpenAsync(cancellationToken);
             SavedCardRow? savedCard = null;
-            if (command.Source is null)
+            var direct = command.DirectSource(); // a source, or a test PaymentMethod
+            if (direct is null)
             {
                 savedCard = await connection.QuerySingleOrDefaultAsync<SavedCardRow>(db.Command(SelectSavedCard, command, cancellationToken));
                 if (savedCard is null)
@@ -56,7 +57,7 @@ public static class CreatePayment
             var currency = Currency.Of(command.Currency!);
             var amount = Money.ToMinorUnits(command.Amount!.Value, currency)!.Value;
             var paymentId = Ids.New("pay");
-            var source = savedCard?.ChargeSource ?? command.Source!;
+            var source = savedCard?.ChargeSource ?? direct!;
             var result = await processor.ChargeAsync(new ChargeRequest(idempotency.ProcessorKey("charge", paymentId), amount, currency, source, savedCard?.Display), cancellationToken);
             if (result is ChargeResult.InvalidSource)
             {

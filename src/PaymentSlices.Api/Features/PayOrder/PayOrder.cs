@@ -87,7 +87,8 @@ public static class PayOrder
             }
 
             SavedCardRow? savedCard = null;
-            if (command.Body.Source is null)
+            var direct = command.Body.DirectSource(); // a source, or a test PaymentMethod
+            if (direct is null)
             {
                 savedCard = await connection.QuerySingleOrDefaultAsync<SavedCardRow>(db.Command(SelectSavedCard, command.Body, cancellationToken));
                 if (savedCard is null)
@@ -104,7 +105,7 @@ public static class PayOrder
             }
 
             var paymentId = Ids.New("pay");
-            var source = savedCard?.ChargeSource ?? command.Body.Source!;
+            var source = savedCard?.ChargeSource ?? direct!;
             var result = await processor.ChargeAsync(new ChargeRequest(idempotency.ProcessorKey("charge", paymentId), order.Amount, currency, source, savedCard?.Display), cancellationToken);
             if (result is ChargeResult.InvalidSource)
             {

@@ -40,6 +40,44 @@ public sealed class ConfirmPaymentIntentTests(ApiFactory factory) : IClassFixtur
         (await factory.ScalarAsync<string>("SELECT payment_id FROM payment_intents WHERE id = @id", new { id = intent.Id() })).Should().Be(paymentId);
     }
 
+    [Theory]
+    [MemberData(nameof(Api.TestPaymentMethods), MemberType = typeof(Api))]
+    public async Task TestPaymentMethod_ChargesAsItsTestCard(string paymentMethod, string status, string? declineCode, string last4)
+    {
+        var order = await client.CreateOrderAsync();
+        var intent = await client.CreatePaymentIntentAsync(order.Id());
+
+        var response = await client.PostJsonAsync($"/v1/payment-intents/{intent.Id()}/confirm", new
+        {
+            client_secret = intent.Str("client_secret"),
+            payment_method = paymentMethod,
+        });
+
+        string paymentId;
+        if (declineCode is null)
+        {
+            var confirmed = await response.ShouldBe(HttpStatusCode.OK);
+            confirmed.Str("status").Should().Be(status);
+            paymentId = confirmed.Str("payment_id");
+            confirmed["redirect_url"]?.GetValue<string>().Should().Be(status == "requires_action" ? $"/v1/sandbox/3ds/{paymentId}" : null);
+        }
+        else
+        {
+            var problem = await response.ShouldBeProblem(HttpStatusCode.PaymentRequired, "card_declined");
+            problem.Str("decline_code").Should().Be(declineCode);
+            problem.Str("payment_intent_id").Should().Be(intent.Id());
+            paymentId = problem.Str("payment_id");
+        }
+
+        var payment = await (await client.GetAsync($"/v1/payments/{paymentId}")).ShouldBe(HttpStatusCode.OK);
+        payment.Str("status").Should().Be(status);
+        payment.Str("payment_method").Should().Be(paymentMethod);
+        payment.Str("payment_intent_id").Should().Be(intent.Id());
+        payment["source"]!.Str("last4").Should().Be(last4);
+        (await IntentStatusAsync(intent.Id())).Should().Be(status == "failed" ? "requires_payment_method" : status);
+        (await GetOrderAsync(order.Id())).Str("status").Should().Be(status == "failed" ? "created" : "pending");
+    }
+
     [Fact]
     public async Task PayOrderAfterConfirm_Is409OrderPaymentPending()
     {
