@@ -50,6 +50,10 @@ public static class OpenApi
 
     private const string PaymentMethodShown = "The saved card (card_...) or test PaymentMethod (pm_card_...) the payment was made with, as sent.";
 
+    private const string RedirectUrl =
+        "While the payment requires 3-D Secure: the page where the cardholder completes it, {PublicBaseUrl}/v1/sandbox/3ds/{payment_id} " +
+        "when the service's PublicBaseUrl is set, otherwise /v1/sandbox/3ds/{payment_id}, relative to the service.";
+
     /// <summary>The operations that call the processor, and so can answer 503 while it is down.</summary>
     private static readonly HashSet<string> Charging = ["PayOrder", "CreatePayment", "ConfirmPaymentIntent", "CreateRefund", "CreateCustomer"];
 
@@ -104,6 +108,11 @@ public static class OpenApi
         if (context.JsonPropertyInfo is null && schema.Properties?.TryGetValue("payment_method", out var paymentMethod) == true && paymentMethod is OpenApiSchema paymentMethodSchema)
         {
             paymentMethodSchema.Description = type == typeof(PaymentResource) ? PaymentMethodShown : PaymentMethodTaken;
+        }
+
+        if (context.JsonPropertyInfo is null && schema.Properties?.TryGetValue("redirect_url", out var redirect) == true && redirect is OpenApiSchema redirectSchema)
+        {
+            redirectSchema.Description = RedirectUrl;
         }
 
         var nullable = context.JsonTypeInfo.Type != type || (schema.Type is { } t && t.HasFlag(JsonSchemaType.Null));
