@@ -169,7 +169,7 @@ public static class OpenApi
         document.Tags ??= new HashSet<OpenApiTag>();
         document.Tags.Add(new OpenApiTag { Name = "Health", Description = "Liveness and readiness, for orchestrators." });
         AddHealth(document, "/health/live", "Liveness", "The process answers.");
-        AddHealth(document, "/health/ready", "Readiness", "The process and its database answer; 503 when the database does not.");
+        AddHealth(document, "/health/ready", "Readiness", "The database can be written and has the schema this build migrated it to; 503 when not.");
         document.Components.SecuritySchemes = new Dictionary<string, IOpenApiSecurityScheme>
         {
             [BearerScheme] = new OpenApiSecurityScheme
