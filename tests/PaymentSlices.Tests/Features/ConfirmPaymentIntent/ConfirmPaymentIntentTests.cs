@@ -111,6 +111,54 @@ public sealed class ConfirmPaymentIntentTests(ApiFactory factory) : IClassFixtur
         factory.Processor.SucceededCharges.Should().Be(chargesBefore);
     }
 
+    public static TheoryData<string, object> InvalidBodies => new()
+    {
+        { "a Luhn-invalid card", new { source = Api.Card("4242424242424241") } },
+        { "both a source and a payment method", new { source = "tok_visa", payment_method = "pm_card_visa" } },
+        { "an unknown payment method", new { payment_method = "pm_card_unknown" } },
+        { "no source at all", new { } },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidBodies))]
+    public async Task WrongClientSecretWithAnotherFieldInvalid_Is403Not400(string invalid, object rest)
+    {
+        var order = await client.CreateOrderAsync();
+        var intent = await client.CreatePaymentIntentAsync(order.Id());
+        var body = System.Text.Json.Nodes.JsonNode.Parse(System.Text.Json.JsonSerializer.Serialize(rest))!.AsObject();
+        body["client_secret"] = intent.Str("client_secret") + "x";
+
+        var problem = await (await client.PostRawAsync($"/v1/payment-intents/{intent.Id()}/confirm", body.ToJsonString()))
+            .ShouldBeProblem(HttpStatusCode.Forbidden, "invalid_client_secret");
+
+        problem["errors"].Should().BeNull($"a caller without the secret hears nothing about {invalid}");
+        (await CountPaymentsAsync(order.Id())).Should().Be(0);
+        (await IntentStatusAsync(intent.Id())).Should().Be("requires_payment_method");
+    }
+
+    [Fact]
+    public async Task RightClientSecretWithAnotherFieldInvalid_Is400()
+    {
+        var intent = await client.CreatePaymentIntentAsync((await client.CreateOrderAsync()).Id());
+
+        var problem = await (await client.PostJsonAsync($"/v1/payment-intents/{intent.Id()}/confirm", new
+        {
+            client_secret = intent.Str("client_secret"),
+            payment_method = "pm_card_unknown",
+        })).ShouldBeProblem(HttpStatusCode.BadRequest, "validation_failed");
+
+        problem.FieldErrors("payment_method").Should().NotBeEmpty();
+    }
+
+    [Fact]
+    public async Task UnknownIntentWithAnInvalidBody_Is400AsBefore_AndWithAValidOne404()
+    {
+        await (await client.PostJsonAsync("/v1/payment-intents/pi_missing/confirm", new { client_secret = "pi_missing_secret_abc", source = Api.Card("4242424242424241") }))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "validation_failed");
+        await (await client.PostJsonAsync("/v1/payment-intents/pi_missing/confirm", new { client_secret = "pi_missing_secret_abc", payment_method = "pm_card_visa" }))
+            .ShouldBeProblem(HttpStatusCode.NotFound, "payment_intent_not_found");
+    }
+
     [Fact]
     public async Task ClientSecretOfAnotherIntent_Is403()
     {
