@@ -30,6 +30,7 @@ try
     builder.Services
         .AddSingleton(TimeProvider.System)
         .AddJsonConventions()
+        .AddPublicBaseUrl(builder.Configuration)
         .AddErrorEnvelope()
         .AddApiKeys(builder.Configuration)
         .AddShutdown(builder.Configuration)

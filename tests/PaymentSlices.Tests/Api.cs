@@ -91,6 +91,29 @@ public static class Api
         return await response.ShouldBe(HttpStatusCode.OK);
     }
 
+    /// <summary>Stripe's test PaymentMethods and what the sandbox makes of each: payment status, decline code, last four digits shown.</summary>
+    public static TheoryData<string, string, string?, string> TestPaymentMethods => new()
+    {
+        { "pm_card_visa", "succeeded", null, "4242" },
+        { "pm_card_mastercard", "succeeded", null, "4444" },
+        { "pm_card_chargeDeclined", "failed", "generic_decline", "0002" },
+        { "pm_card_chargeDeclinedInsufficientFunds", "failed", "insufficient_funds", "9995" },
+        { "pm_card_threeDSecure2Required", "requires_action", null, "3155" },
+    };
+
+    /// <summary>The payment a charge made: the response's own body, or, for a 402 with <paramref name="declineCode"/>, the failed payment it names.</summary>
+    public static async Task<JsonNode> ChargedPaymentAsync(this HttpClient client, HttpResponseMessage response, string? declineCode)
+    {
+        if (declineCode is null)
+        {
+            return await response.ShouldBe(HttpStatusCode.Created);
+        }
+
+        var problem = await response.ShouldBeProblem(HttpStatusCode.PaymentRequired, "card_declined");
+        problem.Str("decline_code").Should().Be(declineCode);
+        return await (await client.GetAsync($"/v1/payments/{problem.Str("payment_id")}")).ShouldBe(HttpStatusCode.OK);
+    }
+
     public static string Id(this JsonNode node) => node["id"]!.GetValue<string>();
 
     public static string Str(this JsonNode node, string name) => node[name]!.GetValue<string>();

@@ -46,6 +46,9 @@ public sealed partial class Migrator(DbConnectionFactory factory, TimeProvider c
         }
     }
 
+    /// <summary>The highest migration this build embeds: the schema version of a database it has migrated.</summary>
+    public static int LatestVersion { get; } = Migrations().Last().Version;
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Applied migration {Version} {Name}")]
     private static partial void LogApplied(ILogger logger, int version, string name);
 

@@ -14,7 +14,27 @@ public sealed class PaymentSource
 
     public CardDetails? Card { get; init; }
 
+    /// <summary>Set when the client sent a test PaymentMethod as <c>payment_method</c>: charged as a token, shown as the payment's <c>payment_method</c>.</summary>
+    public string? PaymentMethod { get; init; }
+
+    /// <summary>A test PaymentMethod (<c>pm_card_visa</c>), charged as the sandbox token of the same name.</summary>
+    public static PaymentSource TestPaymentMethod(string id) => new() { Token = id, PaymentMethod = id };
+
     public override string ToString() => Token ?? Card?.ToString() ?? "(empty source)";
+}
+
+/// <summary>
+/// Stripe's test PaymentMethods, taken as <c>payment_method</c> wherever a saved card is (a storefront's Stripe test code
+/// sends them): the processor charges each as the test card it stands for (README's test values). Saved cards stay <c>card_...</c>.
+/// </summary>
+public static class TestPaymentMethods
+{
+    public static readonly IReadOnlyList<string> Ids =
+    [
+        "pm_card_visa", "pm_card_mastercard", "pm_card_chargeDeclined", "pm_card_chargeDeclinedInsufficientFunds", "pm_card_threeDSecure2Required",
+    ];
+
+    public static bool IsTest(string? id) => id is not null && Ids.Contains(id, StringComparer.Ordinal);
 }
 
 /// <summary>A card object as a storefront sends it. Its number and CVC are write-only: never stored, logged or returned.</summary>

@@ -12,6 +12,16 @@ public interface IPaysWithSource
     string? Customer { get; }
 }
 
+public static class PaysWithSource
+{
+    /// <summary>
+    /// What to charge without looking up a saved card: the source, or a test PaymentMethod as the token it stands for.
+    /// Null when the request pays with a saved card (<c>card_...</c>) or a customer's default card.
+    /// </summary>
+    public static PaymentSource? DirectSource(this IPaysWithSource request) =>
+        request.Source ?? (TestPaymentMethods.IsTest(request.PaymentMethod) ? PaymentSource.TestPaymentMethod(request.PaymentMethod!) : null);
+}
+
 /// <summary>The input rules for how a payment is paid, shared by every slice that charges.</summary>
 public sealed class PaymentSourceRules : AbstractValidator<IPaysWithSource>
 {
@@ -34,9 +44,9 @@ public sealed class PaymentSourceRules : AbstractValidator<IPaysWithSource>
             .OverridePropertyName("source");
 
         RuleFor(x => x.PaymentMethod)
-            .Must(id => id!.StartsWith("card_", StringComparison.Ordinal) && id.Length <= 64)
+            .Must(id => (id!.StartsWith("card_", StringComparison.Ordinal) && id.Length <= 64) || TestPaymentMethods.IsTest(id))
             .When(x => x.PaymentMethod is not null)
-            .WithMessage("'payment_method' is a saved card id starting with 'card_'.");
+            .WithMessage($"'payment_method' is a saved card id starting with 'card_', or a test PaymentMethod: {string.Join(", ", TestPaymentMethods.Ids)}.");
 
         RuleFor(x => x.Customer)
             .Must(id => id!.StartsWith("cus_", StringComparison.Ordinal) && id.Length <= 64)

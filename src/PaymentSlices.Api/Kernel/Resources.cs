@@ -1,4 +1,5 @@
 using System.Text.Json;
+using PaymentSlices.Api.Pipeline;
 
 namespace PaymentSlices.Api.Kernel;
 
@@ -28,7 +29,7 @@ public sealed record PaymentResource(
     string? FailureCode,
     string? FailureMessage,
     string? DeclineCode,
-    string? RedirectUrl,
+    [property: ServiceLink] string? RedirectUrl,
     string? ReceiptNumber,
     DateTimeOffset CreatedAt,
     DateTimeOffset? PaidAt);
@@ -88,8 +89,8 @@ public sealed class PaymentRow
         Amount = amount,
         Currency = currency.Code,
         Status = "processing",
-        SourceToken = savedCard is null ? source?.Token : null,
-        PaymentMethod = savedCard?.Id,
+        SourceToken = savedCard is null && source?.PaymentMethod is null ? source?.Token : null,
+        PaymentMethod = savedCard?.Id ?? source?.PaymentMethod,
         Customer = savedCard?.CustomerId,
         Description = description,
         Metadata = MetadataJson.Write(metadata),
@@ -157,14 +158,19 @@ public sealed class PaymentRow
     }
 }
 
-/// <summary>Where the cardholder completes 3-D Secure, while a payment requires it (relative to the service's base URL).</summary>
+/// <summary>
+/// Where the cardholder completes 3-D Secure, while a payment requires it: a path on the service, written with
+/// <c>PublicBaseUrl</c> in front when it is set (<see cref="ServiceLinkAttribute"/>).
+/// </summary>
 public static class ThreeDSecure
 {
     /// <summary>A payment that requires action fails with <c>authentication_expired</c> this long after it was created (seed 001).</summary>
     public static readonly TimeSpan Window = TimeSpan.FromMinutes(15);
 
+    public static string PagePath(string paymentId) => $"/v1/sandbox/3ds/{paymentId}";
+
     public static string? RedirectUrl(string paymentId, string status) =>
-        status == "requires_action" ? $"/v1/sandbox/3ds/{paymentId}" : null;
+        status == "requires_action" ? PagePath(paymentId) : null;
 }
 
 /// <summary>A refunds table row, column for column.</summary>
@@ -281,7 +287,7 @@ public sealed record PaymentIntentResource(
     string Status,
     IReadOnlyList<LineItemResource> LineItems,
     string? PaymentId,
-    string? RedirectUrl,
+    [property: ServiceLink] string? RedirectUrl,
     DateTimeOffset CreatedAt);
 
 /// <summary>A payment_intents table row, column for column.</summary>

@@ -60,10 +60,15 @@ public sealed class SandboxPaymentProcessor : IPaymentProcessor
     private static readonly Dictionary<string, (string Number, string? DeclineCode)> Tokens = new()
     {
         ["tok_visa"] = ("4242424242424242", null),
-        ["pm_card_visa"] = ("4242424242424242", null),
         ["tok_mastercard"] = ("5555555555554444", null),
         ["tok_chargeDeclined"] = ("4000000000000002", "generic_decline"),
         ["tok_chargeDeclinedInsufficientFunds"] = ("4000000000009995", "insufficient_funds"),
+        // Stripe's test PaymentMethods (TestPaymentMethods), as payment_method or source; 3-D Secure is the sandbox's one 3DS card.
+        ["pm_card_visa"] = ("4242424242424242", null),
+        ["pm_card_mastercard"] = ("5555555555554444", null),
+        ["pm_card_chargeDeclined"] = ("4000000000000002", "generic_decline"),
+        ["pm_card_chargeDeclinedInsufficientFunds"] = ("4000000000009995", "insufficient_funds"),
+        ["pm_card_threeDSecure2Required"] = (ThreeDSecureCard, RequiresAction),
     };
 
     private static readonly Dictionary<string, string> DeclineMessages = new()

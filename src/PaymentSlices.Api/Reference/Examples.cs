@@ -18,8 +18,8 @@ public static class Examples
         ["CreateRefund"] = """{"payment_id":"pay_12345","amount":50.00}""",
         // Seed 002 step 3.
         ["MarkOrderPaid"] = """{"payment_intent_id":"pi_3R8f5yQ9LjHruSyq1ofjdVY5"}""",
-        // Seed 002 step 2, with the sandbox's test token.
-        ["ConfirmPaymentIntent"] = """{"client_secret":"pi_3R8f5yQ9LjHruSyq1ofjdVY5_secret_wWSgKgsyjo6WRpCf1aXJN3zRw","source":"tok_visa"}""",
+        // Seed 002 step 2, with Stripe's test PaymentMethod, as a storefront's Stripe code confirms.
+        ["ConfirmPaymentIntent"] = """{"client_secret":"pi_3R8f5yQ9LjHruSyq1ofjdVY5_secret_wWSgKgsyjo6WRpCf1aXJN3zRw","payment_method":"pm_card_visa"}""",
         // Seed 001's customer.
         ["CreateCustomer"] = """{"name":"John Doe","email":"johndoe@rapyd.net","source":"tok_visa"}""",
     };

@@ -45,6 +45,15 @@ public static class OpenApi
         [typeof(CardDetails)] = ["object", "number", "cvc", "exp_month", "exp_year"],
     };
 
+    private static readonly string PaymentMethodTaken =
+        $"A saved card (card_...), or one of Stripe's test PaymentMethods: {string.Join(", ", TestPaymentMethods.Ids)} (charged as the sandbox's matching test card).";
+
+    private const string PaymentMethodShown = "The saved card (card_...) or test PaymentMethod (pm_card_...) the payment was made with, as sent.";
+
+    private const string RedirectUrl =
+        "While the payment requires 3-D Secure: the page where the cardholder completes it, {PublicBaseUrl}/v1/sandbox/3ds/{payment_id} " +
+        "when the service's PublicBaseUrl is set, otherwise /v1/sandbox/3ds/{payment_id}, relative to the service.";
+
     /// <summary>The operations that call the processor, and so can answer 503 while it is down.</summary>
     private static readonly HashSet<string> Charging = ["PayOrder", "CreatePayment", "ConfirmPaymentIntent", "CreateRefund", "CreateCustomer"];
 
@@ -94,6 +103,16 @@ public static class OpenApi
                     field.OneOf?.Where(option => option is OpenApiSchema { Type: JsonSchemaType.Null }).ToList().ForEach(option => field.OneOf.Remove(option));
                 }
             }
+        }
+
+        if (context.JsonPropertyInfo is null && schema.Properties?.TryGetValue("payment_method", out var paymentMethod) == true && paymentMethod is OpenApiSchema paymentMethodSchema)
+        {
+            paymentMethodSchema.Description = type == typeof(PaymentResource) ? PaymentMethodShown : PaymentMethodTaken;
+        }
+
+        if (context.JsonPropertyInfo is null && schema.Properties?.TryGetValue("redirect_url", out var redirect) == true && redirect is OpenApiSchema redirectSchema)
+        {
+            redirectSchema.Description = RedirectUrl;
         }
 
         var nullable = context.JsonTypeInfo.Type != type || (schema.Type is { } t && t.HasFlag(JsonSchemaType.Null));
@@ -150,7 +169,7 @@ public static class OpenApi
         document.Tags ??= new HashSet<OpenApiTag>();
         document.Tags.Add(new OpenApiTag { Name = "Health", Description = "Liveness and readiness, for orchestrators." });
         AddHealth(document, "/health/live", "Liveness", "The process answers.");
-        AddHealth(document, "/health/ready", "Readiness", "The process and its database answer; 503 when the database does not.");
+        AddHealth(document, "/health/ready", "Readiness", "The database can be written and has the schema this build migrated it to; 503 when not.");
         document.Components.SecuritySchemes = new Dictionary<string, IOpenApiSecurityScheme>
         {
             [BearerScheme] = new OpenApiSecurityScheme

@@ -32,6 +32,7 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
         ["ConnectionStrings__PaymentSlices"] = $"Data Source={Path.Combine(dataDirectory, "paymentslices.db")}",
         ["ApiKeys__Storefront__0"] = StorefrontKey,
         ["ApiKeys__PaymentSystem__0"] = PaymentSystemKey,
+        ["PublicBaseUrl"] = $"http://127.0.0.1:{port}",
         // An endpoint nobody listens on: deliveries fail and are logged, with the URL's password and token masked.
         ["Webhooks__Endpoints__0__Url"] = $"http://shop:{WebhookPassword}@127.0.0.1:{PublishedApp.FreePort()}/hooks?token={WebhookToken}",
         ["Webhooks__Endpoints__0__Secret"] = WebhookSecret,
@@ -61,10 +62,11 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
         var intent = await client.CreatePaymentIntentAsync(intentOrder.Id());
         var clientSecret = intent.Str("client_secret");
         (await client.ConfirmPaymentIntentAsync(intent)).Str("status").Should().Be("succeeded");
-        // A card that needs 3-D Secure: its response carries a redirect, its payment stays requires_action.
+        // A card that needs 3-D Secure: its response carries an absolute redirect (PublicBaseUrl), its payment stays requires_action.
         var threeDsOrder = await client.CreateOrderAsync();
-        (await (await client.PostJsonAsync($"/v1/orders/{threeDsOrder.Id()}/pay", new { source = Api.Card(ThreeDSecureCard) })).JsonAsync())
-            .Str("status").Should().Be("requires_action");
+        var threeDs = await (await client.PostJsonAsync($"/v1/orders/{threeDsOrder.Id()}/pay", new { source = Api.Card(ThreeDSecureCard) })).JsonAsync();
+        threeDs.Str("status").Should().Be("requires_action");
+        threeDs.Str("redirect_url").Should().Be($"http://127.0.0.1:{port}/v1/sandbox/3ds/{threeDs.Id()}");
 
         using var stranger = new HttpClient { BaseAddress = client.BaseAddress };
         stranger.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "sk_live_not_a_key_0000");
@@ -229,6 +231,7 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
     [InlineData("Processor__Sandbox__FailureRate", "1.5", "Processor:Sandbox:FailureRate")]
     [InlineData("Idempotency__PurgeInterval", "900", "Idempotency:PurgeInterval")]
     [InlineData("ApiKeys__PaymentSystem__0", PaymentSystemKey + "\n", "white space")]
+    [InlineData("PublicBaseUrl", "https://payments.example.com/?tenant=1", "PublicBaseUrl")]
     public async Task ABadSetting_StopsStartUpWithExitCode2_AndOneLineNamingIt(string variable, string? value, string named)
     {
         var port = PublishedApp.FreePort();

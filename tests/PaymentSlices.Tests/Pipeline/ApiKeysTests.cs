@@ -132,6 +132,13 @@ public sealed class ProcessorSettingsTests
     [InlineData("ApiKeys:Storefront:1", "sk_live_storefront_0123456789\n", "white space")]
     [InlineData("ApiKeys:Storefront:1", " sk_live_storefront_0123456789", "white space")]
     [InlineData("ApiKeys:Storefront:1", "sk_short", "shorter than 16 characters")]
+    [InlineData("PublicBaseUrl", "payments.example.com", "PublicBaseUrl")]
+    [InlineData("PublicBaseUrl", "/payments", "PublicBaseUrl")]
+    [InlineData("PublicBaseUrl", "ftp://payments.example.com", "PublicBaseUrl")]
+    [InlineData("PublicBaseUrl", "https://payments.example.com/?tenant=1", "PublicBaseUrl")]
+    [InlineData("PublicBaseUrl", "https://payments.example.com/#top", "PublicBaseUrl")]
+    [InlineData("PublicBaseUrl", "https://user:password@payments.example.com", "PublicBaseUrl")]
+    [InlineData("PublicBaseUrl", "https://payments.example.com ", "PublicBaseUrl")]
     public void BadSetting_StopsStartUpNamingIt(string setting, string value, string named)
     {
         using var factory = new SettingFactory(setting, value);

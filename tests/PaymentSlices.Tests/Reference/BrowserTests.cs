@@ -2,23 +2,28 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using OpenQA.Selenium;
+using PaymentSlices.Tests.Operations;
 using OpenQA.Selenium.Chrome;
 using OpenQA.Selenium.Support.UI;
 
 namespace PaymentSlices.Tests.Reference;
 
 /// <summary>The service on a real Kestrel socket on 127.0.0.1, for a real browser.</summary>
-public sealed class KestrelApiFactory : ApiFactory
+public class KestrelApiFactory : ApiFactory
 {
     public KestrelApiFactory()
     {
-        UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
+        UseKestrel(options => options.Listen(IPAddress.Loopback, Port));
         StartServer();
     }
+
+    /// <summary>0: any free port. Read while the base constructor starts the server, so an override may only use field initializers.</summary>
+    protected virtual int Port => 0;
 
     public Uri BaseAddress => new(Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
 
@@ -103,7 +108,8 @@ public sealed class BrowserTests(KestrelApiFactory factory) : IClassFixture<Kest
         FailedRequests(NetworkLog(browser)).Should().BeEmpty();
     }
 
-    private static ChromeDriver Browser()
+    /// <param name="publicHost">A host name that Chromium resolves to 127.0.0.1, as a public name in front of the service would.</param>
+    internal static ChromeDriver Browser(string? publicHost = null)
     {
         File.Exists(Chromium).Should().BeTrue("browser tests need Debian's Chromium: apt-get install -y chromium chromium-driver (.ci/run does this)");
         File.Exists(ChromeDriver).Should().BeTrue("browser tests need Debian's chromedriver: apt-get install -y chromium-driver");
@@ -114,7 +120,7 @@ public sealed class BrowserTests(KestrelApiFactory factory) : IClassFixture<Kest
         options.AddArguments(
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--window-size=1400,1000",
-            $"--user-data-dir={profile}", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1");
+            $"--user-data-dir={profile}", $"--host-resolver-rules={(publicHost is null ? "" : $"MAP {publicHost} 127.0.0.1, ")}MAP * ~NOTFOUND, EXCLUDE 127.0.0.1");
         options.SetLoggingPreference(LogType.Browser, LogLevel.All);
         options.SetLoggingPreference("performance", LogLevel.All);
         var service = ChromeDriverService.CreateDefaultService(Path.GetDirectoryName(ChromeDriver)!, Path.GetFileName(ChromeDriver));
@@ -124,18 +130,18 @@ public sealed class BrowserTests(KestrelApiFactory factory) : IClassFixture<Kest
     }
 
     /// <summary>The DevTools network events so far (reading the log empties it, so read it once).</summary>
-    private static List<JsonElement> NetworkLog(ChromeDriver browser) =>
+    internal static List<JsonElement> NetworkLog(ChromeDriver browser) =>
         browser.Manage().Logs.GetLog("performance").Select(entry => JsonDocument.Parse(entry.Message).RootElement.GetProperty("message").Clone()).ToList();
 
     /// <summary>The URL of every request the page made (Chromium's own background requests are not announced to the page).</summary>
-    private static List<string> PageRequests(List<JsonElement> network) =>
+    internal static List<string> PageRequests(List<JsonElement> network) =>
         network
             .Where(message => message.GetProperty("method").GetString() == "Network.requestWillBeSent")
             .Select(message => message.GetProperty("params").GetProperty("request").GetProperty("url").GetString()!)
             .ToList();
 
     /// <summary>Requests that failed at the network level or answered 4xx/5xx, from the DevTools performance log.</summary>
-    private static List<string> FailedRequests(List<JsonElement> network)
+    internal static List<string> FailedRequests(List<JsonElement> network)
     {
         var failures = new List<string>();
         var urls = new Dictionary<string, string>();
@@ -161,5 +167,50 @@ public sealed class BrowserTests(KestrelApiFactory factory) : IClassFixture<Kest
         }
 
         return failures;
+    }
+}
+
+/// <summary>The service on Kestrel with <c>PublicBaseUrl</c> set to a host name only the browser knows (mapped to 127.0.0.1).</summary>
+public sealed class PublicBaseUrlKestrelFactory : KestrelApiFactory
+{
+    public const string PublicHost = "payments.shop.test";
+
+    // A field initializer runs before the base constructor, which starts the server on this port with this setting.
+    private readonly int port = PublishedApp.FreePort();
+
+    public string PublicBaseUrl => $"http://{PublicHost}:{port}";
+
+    protected override int Port => port;
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.UseSetting("PublicBaseUrl", PublicBaseUrl);
+    }
+}
+
+public sealed class PublicBaseUrlBrowserTests(PublicBaseUrlKestrelFactory factory) : IClassFixture<PublicBaseUrlKestrelFactory>
+{
+    [Fact]
+    public async Task ThreeDSecure_CompletesThroughTheAbsoluteRedirectUrl()
+    {
+        var api = factory.Api();
+        var payment = await (await api.PostAsJsonAsync("/v1/payments", new { amount = 12m, currency = "GBP", payment_method = "pm_card_threeDSecure2Required" }))
+            .ShouldBe(HttpStatusCode.Created);
+        var redirect = payment.Str("redirect_url");
+        redirect.Should().Be($"{factory.PublicBaseUrl}/v1/sandbox/3ds/{payment.Id()}");
+        using var browser = BrowserTests.Browser(PublicBaseUrlKestrelFactory.PublicHost);
+
+        browser.Navigate().GoToUrl(redirect);
+        browser.FindElement(By.Id("complete")).Click();
+        new WebDriverWait(browser, TimeSpan.FromSeconds(20)).Until(driver => driver.FindElements(By.Id("status")).Count > 0);
+
+        browser.FindElement(By.Id("status")).Text.Should().Be("succeeded");
+        browser.Url.Should().Be($"{redirect}/complete", "the page's form posts to the public address");
+        (await (await api.GetAsync($"/v1/payments/{payment.Id()}")).ShouldBe(HttpStatusCode.OK)).Str("status").Should().Be("succeeded");
+        var network = BrowserTests.NetworkLog(browser);
+        BrowserTests.FailedRequests(network).Should().BeEmpty();
+        BrowserTests.PageRequests(network).Where(url => url.StartsWith("http", StringComparison.Ordinal)).Should()
+            .NotBeEmpty().And.OnlyContain(url => url.StartsWith(factory.PublicBaseUrl + "/", StringComparison.Ordinal));
     }
 }

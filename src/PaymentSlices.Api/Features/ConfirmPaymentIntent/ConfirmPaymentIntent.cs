@@ -89,7 +89,8 @@ public static class ConfirmPaymentIntent
             }
 
             SavedCardRow? savedCard = null;
-            if (command.Body.Source is null)
+            var direct = command.Body.DirectSource(); // a source, or a test PaymentMethod
+            if (direct is null)
             {
                 savedCard = await connection.QuerySingleOrDefaultAsync<SavedCardRow>(
                     db.Command(SelectSavedCard, new { command.Body.PaymentMethod, Customer = (string?)null }, cancellationToken));
@@ -100,7 +101,7 @@ public static class ConfirmPaymentIntent
             }
 
             var currency = Currency.Of(intent.Currency);
-            var source = savedCard?.ChargeSource ?? command.Body.Source!;
+            var source = savedCard?.ChargeSource ?? direct!;
             using var tracked = charges.Track(payment?.Id ?? paymentId);
             var firstCall = payment is null;
             if (payment is null)

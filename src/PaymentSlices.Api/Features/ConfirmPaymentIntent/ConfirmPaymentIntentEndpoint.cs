@@ -12,7 +12,7 @@ public static class ConfirmPaymentIntentEndpoint
         app.MapPost("/payment-intents/{intentId}/confirm", Handle)
             .WithName(nameof(ConfirmPaymentIntent))
             .WithSummary("Confirm a payment intent")
-            .WithDescription("Pays the intent with a card or token, proving the client_secret. Seed 002 step 2 (\"for testing: make payment\").")
+            .WithDescription("Pays the intent with a card, token or payment method, proving the client_secret; a wrong client_secret is 403 before any 400 about the other fields. Seed 002 step 2 (\"for testing: make payment\").")
             .WithTags("Payment intents")
             .RequireAuthorization(ApiRoles.Storefront)
             .ProducesValidationProblem()
@@ -26,6 +26,11 @@ public static class ConfirmPaymentIntentEndpoint
     public static async Task<Results<Ok<PaymentIntentResource>, ProblemHttpResult>> Handle(
         string intentId, ConfirmPaymentIntent.Body body, IMediator mediator)
     {
+        if (await mediator.Send(new ConfirmPaymentIntentSecret.Query(intentId, body.ClientSecret)) is { } forbidden)
+        {
+            return forbidden.ToProblem(); // before the validator's 400: see ConfirmPaymentIntentSecret
+        }
+
         var result = await mediator.Send(new ConfirmPaymentIntent.Command(intentId, body));
         return result.Error is { } error ? error.ToProblem() : TypedResults.Ok(result.Value);
     }

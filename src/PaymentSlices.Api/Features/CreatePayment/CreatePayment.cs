@@ -40,7 +40,8 @@ public static class CreatePayment
             }
 
             SavedCardRow? savedCard = null;
-            if (command.Source is null)
+            var direct = command.DirectSource(); // a source, or a test PaymentMethod
+            if (direct is null)
             {
                 var connection = await db.OpenAsync(cancellationToken);
                 savedCard = await connection.QuerySingleOrDefaultAsync<SavedCardRow>(db.Command(SelectSavedCard, command, cancellationToken));
@@ -53,7 +54,7 @@ public static class CreatePayment
             // The validator has checked the amount against the currency: this conversion is exact.
             var currency = Currency.Of(command.Currency!);
             var amount = Money.ToMinorUnits(command.Amount!.Value, currency)!.Value;
-            var source = savedCard?.ChargeSource ?? command.Source!;
+            var source = savedCard?.ChargeSource ?? direct!;
             using var tracked = charges.Track(payment?.Id ?? paymentId);
             var firstCall = payment is null;
             if (payment is null)

@@ -70,7 +70,8 @@ public static class PayOrder
             }
 
             SavedCardRow? savedCard = null;
-            if (command.Body.Source is null)
+            var direct = command.Body.DirectSource(); // a source, or a test PaymentMethod
+            if (direct is null)
             {
                 savedCard = await connection.QuerySingleOrDefaultAsync<SavedCardRow>(db.Command(SelectSavedCard, command.Body, cancellationToken));
                 if (savedCard is null)
@@ -79,7 +80,7 @@ public static class PayOrder
                 }
             }
 
-            var source = savedCard?.ChargeSource ?? command.Body.Source!;
+            var source = savedCard?.ChargeSource ?? direct!;
             using var tracked = charges.Track(payment?.Id ?? paymentId);
             var firstCall = payment is null;
             if (payment is null)

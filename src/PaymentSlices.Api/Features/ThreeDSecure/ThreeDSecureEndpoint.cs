@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Encodings.Web;
 using MediatR;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 using PaymentSlices.Api.Kernel;
 using PaymentSlices.Api.Pipeline;
 
@@ -51,7 +52,8 @@ public static class ThreeDSecureEndpoint
         return app;
     }
 
-    public static async Task<Results<ContentHttpResult, ProblemHttpResult>> Show(string paymentId, IMediator mediator, CancellationToken cancellationToken)
+    public static async Task<Results<ContentHttpResult, ProblemHttpResult>> Show(
+        string paymentId, IMediator mediator, IOptions<PublicUrlOptions> urls, CancellationToken cancellationToken)
     {
         var result = await mediator.Send(new ThreeDSecure.Query(paymentId), cancellationToken);
         if (result.Error is { } error)
@@ -60,11 +62,13 @@ public static class ThreeDSecureEndpoint
         }
 
         var payment = result.Value!;
+        // The answers go where the page itself was reached: under PublicBaseUrl (a proxy may add a path prefix), else this host.
+        var page = urls.Value.Link(Kernel.ThreeDSecure.PagePath(payment.Id));
         var body = payment.Status == "requires_action"
             ? $"""
                <p>Confirm the payment of <strong>{Amount(payment)}</strong> with card ending <strong>{Encode(payment.CardLast4)}</strong>.</p>
-               <form method="post" action="/v1/sandbox/3ds/{Encode(payment.Id)}/complete"><button id="complete" type="submit">Complete authentication</button></form>
-               <form method="post" action="/v1/sandbox/3ds/{Encode(payment.Id)}/fail"><button id="fail" type="submit">Fail authentication</button></form>
+               <form method="post" action="{Encode(page)}/complete"><button id="complete" type="submit">Complete authentication</button></form>
+               <form method="post" action="{Encode(page)}/fail"><button id="fail" type="submit">Fail authentication</button></form>
                """
             : $"<p>This payment is <strong id=\"status\">{Encode(payment.Status)}</strong>; there is nothing to authenticate.</p>";
         return Page(body);

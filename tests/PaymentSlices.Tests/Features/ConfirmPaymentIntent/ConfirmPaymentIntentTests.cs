@@ -40,6 +40,44 @@ public sealed class ConfirmPaymentIntentTests(ApiFactory factory) : IClassFixtur
         (await factory.ScalarAsync<string>("SELECT payment_id FROM payment_intents WHERE id = @id", new { id = intent.Id() })).Should().Be(paymentId);
     }
 
+    [Theory]
+    [MemberData(nameof(Api.TestPaymentMethods), MemberType = typeof(Api))]
+    public async Task TestPaymentMethod_ChargesAsItsTestCard(string paymentMethod, string status, string? declineCode, string last4)
+    {
+        var order = await client.CreateOrderAsync();
+        var intent = await client.CreatePaymentIntentAsync(order.Id());
+
+        var response = await client.PostJsonAsync($"/v1/payment-intents/{intent.Id()}/confirm", new
+        {
+            client_secret = intent.Str("client_secret"),
+            payment_method = paymentMethod,
+        });
+
+        string paymentId;
+        if (declineCode is null)
+        {
+            var confirmed = await response.ShouldBe(HttpStatusCode.OK);
+            confirmed.Str("status").Should().Be(status);
+            paymentId = confirmed.Str("payment_id");
+            confirmed["redirect_url"]?.GetValue<string>().Should().Be(status == "requires_action" ? $"/v1/sandbox/3ds/{paymentId}" : null);
+        }
+        else
+        {
+            var problem = await response.ShouldBeProblem(HttpStatusCode.PaymentRequired, "card_declined");
+            problem.Str("decline_code").Should().Be(declineCode);
+            problem.Str("payment_intent_id").Should().Be(intent.Id());
+            paymentId = problem.Str("payment_id");
+        }
+
+        var payment = await (await client.GetAsync($"/v1/payments/{paymentId}")).ShouldBe(HttpStatusCode.OK);
+        payment.Str("status").Should().Be(status);
+        payment.Str("payment_method").Should().Be(paymentMethod);
+        payment.Str("payment_intent_id").Should().Be(intent.Id());
+        payment["source"]!.Str("last4").Should().Be(last4);
+        (await IntentStatusAsync(intent.Id())).Should().Be(status == "failed" ? "requires_payment_method" : status);
+        (await GetOrderAsync(order.Id())).Str("status").Should().Be(status == "failed" ? "created" : "pending");
+    }
+
     [Fact]
     public async Task PayOrderAfterConfirm_Is409OrderPaymentPending()
     {
@@ -71,6 +109,54 @@ public sealed class ConfirmPaymentIntentTests(ApiFactory factory) : IClassFixtur
         (await IntentStatusAsync(intent.Id())).Should().Be("requires_payment_method");
         (await GetOrderAsync(order.Id())).Str("status").Should().Be("created");
         factory.Processor.SucceededCharges.Should().Be(chargesBefore);
+    }
+
+    public static TheoryData<string, object> InvalidBodies => new()
+    {
+        { "a Luhn-invalid card", new { source = Api.Card("4242424242424241") } },
+        { "both a source and a payment method", new { source = "tok_visa", payment_method = "pm_card_visa" } },
+        { "an unknown payment method", new { payment_method = "pm_card_unknown" } },
+        { "no source at all", new { } },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidBodies))]
+    public async Task WrongClientSecretWithAnotherFieldInvalid_Is403Not400(string invalid, object rest)
+    {
+        var order = await client.CreateOrderAsync();
+        var intent = await client.CreatePaymentIntentAsync(order.Id());
+        var body = System.Text.Json.Nodes.JsonNode.Parse(System.Text.Json.JsonSerializer.Serialize(rest))!.AsObject();
+        body["client_secret"] = intent.Str("client_secret") + "x";
+
+        var problem = await (await client.PostRawAsync($"/v1/payment-intents/{intent.Id()}/confirm", body.ToJsonString()))
+            .ShouldBeProblem(HttpStatusCode.Forbidden, "invalid_client_secret");
+
+        problem["errors"].Should().BeNull($"a caller without the secret hears nothing about {invalid}");
+        (await CountPaymentsAsync(order.Id())).Should().Be(0);
+        (await IntentStatusAsync(intent.Id())).Should().Be("requires_payment_method");
+    }
+
+    [Fact]
+    public async Task RightClientSecretWithAnotherFieldInvalid_Is400()
+    {
+        var intent = await client.CreatePaymentIntentAsync((await client.CreateOrderAsync()).Id());
+
+        var problem = await (await client.PostJsonAsync($"/v1/payment-intents/{intent.Id()}/confirm", new
+        {
+            client_secret = intent.Str("client_secret"),
+            payment_method = "pm_card_unknown",
+        })).ShouldBeProblem(HttpStatusCode.BadRequest, "validation_failed");
+
+        problem.FieldErrors("payment_method").Should().NotBeEmpty();
+    }
+
+    [Fact]
+    public async Task UnknownIntentWithAnInvalidBody_Is400AsBefore_AndWithAValidOne404()
+    {
+        await (await client.PostJsonAsync("/v1/payment-intents/pi_missing/confirm", new { client_secret = "pi_missing_secret_abc", source = Api.Card("4242424242424241") }))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "validation_failed");
+        await (await client.PostJsonAsync("/v1/payment-intents/pi_missing/confirm", new { client_secret = "pi_missing_secret_abc", payment_method = "pm_card_visa" }))
+            .ShouldBeProblem(HttpStatusCode.NotFound, "payment_intent_not_found");
     }
 
     [Fact]

@@ -37,6 +37,23 @@ public sealed class CreatePaymentTests(ApiFactory factory) : IClassFixture<ApiFa
         stored.Should().Equal((10000L, "USD", "succeeded"));
     }
 
+    [Theory]
+    [MemberData(nameof(Api.TestPaymentMethods), MemberType = typeof(Api))]
+    public async Task TestPaymentMethod_ChargesAsItsTestCardAndShowsThePaymentMethodSent(string paymentMethod, string status, string? declineCode, string last4)
+    {
+        var response = await client.PostJsonAsync("/v1/payments", new { amount = 12.34m, currency = "USD", payment_method = paymentMethod });
+
+        var payment = await client.ChargedPaymentAsync(response, declineCode);
+        payment.Str("status").Should().Be(status);
+        payment.Dec("amount").Should().Be(12.34m);
+        payment.Str("payment_method").Should().Be(paymentMethod);
+        payment["customer"].Should().BeNull();
+        payment["source"]!.Str("last4").Should().Be(last4);
+        payment["decline_code"]?.GetValue<string>().Should().Be(declineCode);
+        payment["redirect_url"]?.GetValue<string>().Should().Be(status == "requires_action" ? $"/v1/sandbox/3ds/{payment.Id()}" : null);
+        (await factory.ScalarAsync<string>("SELECT payment_method FROM payments WHERE id = @id", new { id = payment.Id() })).Should().Be(paymentMethod);
+    }
+
     [Fact]
     public async Task CardSource_Is201WithTheCardMasked()
     {

@@ -61,6 +61,39 @@ public sealed class PayOrderTests(ApiFactory factory) : IClassFixture<ApiFactory
     }
 
     [Theory]
+    [MemberData(nameof(Api.TestPaymentMethods), MemberType = typeof(Api))]
+    public async Task TestPaymentMethod_ChargesAsItsTestCardAndShowsThePaymentMethodSent(string paymentMethod, string status, string? declineCode, string last4)
+    {
+        var order = await client.CreateOrderAsync();
+
+        var response = await client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { payment_method = paymentMethod });
+
+        var payment = await client.ChargedPaymentAsync(response, declineCode);
+        payment.Str("status").Should().Be(status);
+        payment.Str("payment_method").Should().Be(paymentMethod);
+        payment["customer"].Should().BeNull();
+        payment["source"]!.Str("last4").Should().Be(last4);
+        payment["decline_code"]?.GetValue<string>().Should().Be(declineCode);
+        payment["redirect_url"]?.GetValue<string>().Should().Be(status == "requires_action" ? $"/v1/sandbox/3ds/{payment.Id()}" : null);
+        var orderStatus = await factory.ScalarAsync<string>("SELECT status FROM orders WHERE id = @id", new { id = order.Id() });
+        orderStatus.Should().Be(status switch { "succeeded" => "paid", "requires_action" => "pending", _ => "created" });
+        (await factory.QueryAsync<(string? PaymentMethod, string? SourceToken)>("SELECT payment_method, source_token FROM payments WHERE id = @id", new { id = payment.Id() }))
+            .Should().Equal((paymentMethod, null));
+    }
+
+    [Fact]
+    public async Task UnknownTestPaymentMethod_Is400OnPaymentMethodAndWritesNothing()
+    {
+        var order = await client.CreateOrderAsync();
+
+        var problem = await (await client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { payment_method = "pm_card_amex_unknown" }))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "validation_failed");
+
+        problem.FieldErrors("payment_method").Should().ContainSingle().Which.Should().Contain("card_").And.Contain("pm_card_visa");
+        (await factory.ScalarAsync<long>("SELECT COUNT(*) FROM payments WHERE order_id = @id", new { id = order.Id() })).Should().Be(0);
+    }
+
+    [Theory]
     [InlineData("4000000000000002", "generic_decline")]
     [InlineData("tok_chargeDeclined", "generic_decline")]
     [InlineData("4000000000009995", "insufficient_funds")]

@@ -53,6 +53,7 @@ public sealed class ThreeDSecureTests(ThreeDSecureFactory factory) : IClassFixtu
         page.Content.Headers.ContentType!.MediaType.Should().Be("text/html");
         var html = await page.Content.ReadAsStringAsync();
         html.Should().Contain("49.99 USD").And.Contain("3155").And.Contain("id=\"complete\"").And.Contain("id=\"fail\"");
+        html.Should().Contain($"action=\"/v1/sandbox/3ds/{payment.Id()}/complete\"").And.Contain($"action=\"/v1/sandbox/3ds/{payment.Id()}/fail\"");
         html.Should().NotContain(ThreeDSecureCard);
     }
 
@@ -186,4 +187,62 @@ public sealed class ThreeDSecureTests(ThreeDSecureFactory factory) : IClassFixtu
     private Task<string> OrderStatus(string id) => factory.ScalarAsync<string>("SELECT status FROM orders WHERE id = @id", new { id });
 
     private Task<string> PaymentStatus(string id) => factory.ScalarAsync<string>("SELECT status FROM payments WHERE id = @id", new { id });
+}
+
+/// <summary>The service behind a proxy that serves it under a path: <c>PublicBaseUrl</c> with a prefix (and a trailing slash).</summary>
+public sealed class PublicBaseUrlFactory : ApiFactory
+{
+    public const string PublicBaseUrl = "https://payments.example.com/shop";
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.UseSetting("PublicBaseUrl", PublicBaseUrl + "/");
+    }
+}
+
+public sealed class PublicBaseUrlTests(PublicBaseUrlFactory factory) : IClassFixture<PublicBaseUrlFactory>
+{
+    private readonly HttpClient client = factory.Storefront();
+    private readonly HttpClient browser = factory.CreateClient();
+
+    [Fact]
+    public async Task ThreeDSecurePayment_RedirectsToTheAbsolutePageEverywhere_AndThePageAnswersThere()
+    {
+        var order = await client.CreateOrderAsync();
+
+        var payment = await (await client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { source = Api.Card("4000002500003155") })).ShouldBe(HttpStatusCode.Created);
+
+        var page = $"{PublicBaseUrlFactory.PublicBaseUrl}/v1/sandbox/3ds/{payment.Id()}";
+        payment.Str("redirect_url").Should().Be(page);
+        (await (await client.GetAsync($"/v1/payments/{payment.Id()}")).ShouldBe(HttpStatusCode.OK)).Str("redirect_url").Should().Be(page);
+        (await (await client.GetAsync($"/v1/orders/{order.Id()}")).ShouldBe(HttpStatusCode.OK))["payments"]![0]!.Str("redirect_url").Should().Be(page);
+        var events = await (await client.GetAsync("/v1/events?type=payment.requires_action")).ShouldBe(HttpStatusCode.OK);
+        events["data"]!.AsArray().Select(e => e!["data"]!["object"]!).Should().ContainSingle(p => p["id"]!.GetValue<string>() == payment.Id())
+            .Which["redirect_url"]!.GetValue<string>().Should().Be(page, "the webhook payload carries the same link");
+
+        // The proxy strips /shop: the service itself serves /v1/sandbox/3ds/..., and the page's forms post back through the proxy.
+        var html = await (await browser.GetAsync($"/v1/sandbox/3ds/{payment.Id()}")).Content.ReadAsStringAsync();
+        html.Should().Contain($"action=\"{page}/complete\"").And.Contain($"action=\"{page}/fail\"");
+        var answer = await browser.PostAsync($"/v1/sandbox/3ds/{payment.Id()}/complete", null);
+        (await answer.Content.ReadAsStringAsync()).Should().Contain("id=\"status\">succeeded");
+        (await (await client.GetAsync($"/v1/payments/{payment.Id()}")).ShouldBe(HttpStatusCode.OK))["redirect_url"].Should().BeNull();
+    }
+
+    [Fact]
+    public async Task ConfirmedIntentRequiringAction_RedirectsToTheAbsolutePage()
+    {
+        var order = await client.CreateOrderAsync();
+        var intent = await client.CreatePaymentIntentAsync(order.Id());
+
+        var confirmed = await (await client.PostJsonAsync($"/v1/payment-intents/{intent.Id()}/confirm", new
+        {
+            client_secret = intent.Str("client_secret"),
+            payment_method = "pm_card_threeDSecure2Required",
+        })).ShouldBe(HttpStatusCode.OK);
+
+        confirmed.Str("status").Should().Be("requires_action");
+        confirmed.Str("redirect_url").Should().Be($"{PublicBaseUrlFactory.PublicBaseUrl}/v1/sandbox/3ds/{confirmed.Str("payment_id")}");
+        (await client.CreatePaymentIntentAsync(order.Id())).Str("redirect_url").Should().Be(confirmed.Str("redirect_url"), "the open intent reads the same");
+    }
 }
