@@ -270,6 +270,13 @@ public sealed class ServiceProcess : IAsyncDisposable
         kill.ExitCode.Should().Be(0);
     }
 
+    /// <summary>A crash: SIGKILL, nothing runs after it (no shutdown, no flush), as a power cut would leave the process.</summary>
+    public async Task KillAsync()
+    {
+        process.Kill(entireProcessTree: true);
+        await process.WaitForExitAsync();
+    }
+
     /// <summary>The exit code, once the process and both of its streams have ended; null if it is still running after the timeout.</summary>
     public async Task<int?> WaitForExitAsync(TimeSpan timeout)
     {

@@ -208,6 +208,73 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
         (await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM customers")).Should().Be(0, "a refused request wrote nothing");
     }
 
+    [Fact]
+    public async Task KilledBetweenThePhasesOfACharge_RestartsWithOneChargeAndThePaymentSettled()
+    {
+        var port = PublishedApp.FreePort();
+        var data = app.NewDataDirectory();
+        var database = Path.Combine(data, "paymentslices.db");
+        var journal = Path.Combine(data, "processor.journal"); // the sandbox's own records: an outside processor survives our crash
+        var environment = ProductionEnvironment(port, data);
+        environment["Processor__Sandbox__JournalPath"] = journal;
+        environment["Processor__Sandbox__Latency"] = "00:00:05"; // the charge is made at once; its answer takes 5 s
+        environment["Reconciler__MinAge"] = "00:00:00";
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(60) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", StorefrontKey);
+        const string key = "crash-test-pay-1";
+        string orderId;
+        await using (var service = app.Start(environment))
+        {
+            (await service.WaitUntilOkAsync(client, "/health/ready", StartTimeout)).Should().BeTrue(string.Join('\n', service.Errors));
+            orderId = (await client.CreateOrderAsync()).Id();
+            var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/orders/{orderId}/pay") { Content = System.Net.Http.Json.JsonContent.Create(new { source = "tok_visa" }) };
+            request.Headers.Add("Idempotency-Key", key);
+            var pay = client.SendAsync(request);
+
+            // Phase one committed and the processor charged: then the process dies before the answer comes back.
+            var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (DateTime.UtcNow < until && !(File.Exists(journal) && (await PaymentStatusesAsync(database)).Contains((orderId, "processing"))))
+            {
+                await Task.Delay(50);
+            }
+
+            (await PaymentStatusesAsync(database)).Should().Equal([(orderId, "processing")]);
+            File.ReadAllLines(journal).Should().ContainSingle(line => line.Contains("\"succeeded\"", StringComparison.Ordinal));
+            await service.KillAsync();
+            (await pay.ContinueWith(task => task.IsFaulted)).Should().BeTrue("the client got no answer");
+        }
+
+        await using (var service = app.Start(environment))
+        {
+            (await service.WaitUntilOkAsync(client, "/health/ready", StartTimeout)).Should().BeTrue(string.Join('\n', service.Errors));
+
+            // The reconciler, at start-up, asks the processor about the processing payment and records the charge it made.
+            var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (DateTime.UtcNow < until && (await PaymentStatusesAsync(database)).Contains((orderId, "processing")))
+            {
+                await Task.Delay(100);
+            }
+
+            (await PaymentStatusesAsync(database)).Should().Equal([(orderId, "succeeded")]);
+            var order = await (await client.GetAsync($"/v1/orders/{orderId}")).ShouldBe(HttpStatusCode.OK);
+            order.Str("status").Should().Be("paid");
+            order["receipt"].Should().NotBeNull();
+
+            // The storefront's retry with its key gets that payment; the processor made one charge in all.
+            var retry = new HttpRequestMessage(HttpMethod.Post, $"/v1/orders/{orderId}/pay") { Content = System.Net.Http.Json.JsonContent.Create(new { source = "tok_visa" }) };
+            retry.Headers.Add("Idempotency-Key", key);
+            var payment = await (await client.SendAsync(retry)).ShouldBe(HttpStatusCode.Created);
+            payment.Str("status").Should().Be("succeeded");
+            payment.Id().Should().Be(order["payments"]![0]!.Id());
+            File.ReadAllLines(journal).Count(line => line.Contains("\"succeeded\"", StringComparison.Ordinal)).Should().Be(1);
+            service.SendSigterm();
+            (await service.WaitForExitAsync(TimeSpan.FromSeconds(30))).Should().Be(0);
+        }
+
+        await using var connection = new SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False");
+        (await connection.ExecuteScalarAsync<string>("PRAGMA integrity_check")).Should().Be("ok");
+    }
+
     private static async Task<Outcome> SendAsync(HttpClient client, string path, object body)
     {
         try

@@ -1,0 +1,143 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using PaymentSlices.Api.Database;
+using PaymentSlices.Api.Kernel;
+using PaymentSlices.Api.Pipeline;
+using PaymentSlices.Tests.Pipeline;
+
+namespace PaymentSlices.Tests.Payments;
+
+/// <summary>The sandbox behind a processor whose charges can be held in flight, as a hung processor would hold them.</summary>
+public sealed class HeldProcessorFactory : ApiFactory
+{
+    public HeldProcessorFactory() =>
+        ConfigureTestServices = services =>
+        {
+            services.AddSingleton<ControllableProcessor>();
+            services.AddSingleton<IPaymentProcessor>(provider => provider.GetRequiredService<ControllableProcessor>());
+        };
+
+    public ControllableProcessor Controls => Services.GetRequiredService<ControllableProcessor>();
+}
+
+/// <summary>Issue 15: the processor is never called while a write is held, and writes share commits.</summary>
+public sealed class TwoPhaseTests(HeldProcessorFactory factory) : IClassFixture<HeldProcessorFactory>
+{
+    private readonly HttpClient client = factory.Storefront();
+
+    [Fact]
+    public async Task AHangingCharge_DoesNotHoldBackOtherWrites()
+    {
+        var paid = await client.CreatePaidOrderAsync();
+        var order = await client.CreateOrderAsync();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        factory.Controls.Reset();
+        factory.Controls.Hold = release;
+        try
+        {
+            var pay = client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { source = "tok_visa" });
+            await factory.Controls.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+            // While the charge is inside the processor: its payment is recorded as processing, its order pending...
+            var pending = await (await client.GetAsync($"/v1/orders/{order.Id()}")).ShouldBe(HttpStatusCode.OK);
+            pending.Str("status").Should().Be("pending");
+            pending["payments"]!.AsArray().Select(payment => payment!.Str("status")).Should().Equal("processing");
+
+            // ...and every other write goes through: a refund, an order, a payment intent.
+            var refund = await (await client.PostJsonAsync("/v1/refunds", new { payment_id = paid.Id(), amount = 1.00m })).ShouldBe(HttpStatusCode.Created);
+            refund.Str("status").Should().Be("succeeded");
+            await (await client.PostJsonAsync("/v1/orders", new { currency = "USD", items = new[] { new { name = "Tea", amount = 3.50m, quantity = 2 } } }))
+                .ShouldBe(HttpStatusCode.Created);
+            var other = await client.CreateOrderAsync();
+            await client.CreatePaymentIntentAsync(other.Id());
+            pay.IsCompleted.Should().BeFalse("the charge is still held inside the processor");
+
+            release.SetResult();
+            var payment = await (await pay).ShouldBe(HttpStatusCode.Created);
+            payment.Str("status").Should().Be("succeeded");
+        }
+        finally
+        {
+            release.TrySetResult();
+            factory.Controls.Reset();
+        }
+
+        (await factory.ScalarAsync<string>("SELECT status FROM orders WHERE id = @id", new { id = order.Id() })).Should().Be("paid");
+    }
+
+    [Fact]
+    public async Task AFailingWriteInAGroupCommit_RollsBackAlone_WhileTheOthersCommit()
+    {
+        var writer = factory.Services.GetRequiredService<GroupCommit>();
+        // One order in the burst fails inside its turn after its order row was written (a trigger refuses its item), so
+        // only the rollback to its savepoint can take that row out again; the others in the batch must stay.
+        await factory.ScalarAsync<long>("""
+            CREATE TRIGGER fail_one_order BEFORE INSERT ON order_items WHEN NEW.amount = 4242
+            BEGIN SELECT RAISE(ABORT, 'test: this write fails'); END;
+            SELECT 0;
+            """);
+        try
+        {
+            var commits = writer.Commits;
+            var turns = writer.CommittedTurns;
+            var amounts = Enumerable.Range(1, 40).Select(i => i == 20 ? 42.42m : 100m + i).ToList();
+            var responses = await Task.WhenAll(amounts.Select(amount =>
+                factory.Storefront().PostJsonAsync("/v1/orders", new { currency = "USD", items = new[] { new { name = "Item", amount, quantity = 1 } } })));
+
+            await responses[19].ShouldBeProblem(HttpStatusCode.InternalServerError, "internal_error");
+            var created = new List<string>();
+            foreach (var response in responses.Where((_, i) => i != 19))
+            {
+                created.Add((await response.ShouldBe(HttpStatusCode.Created)).Id());
+            }
+
+            (await factory.ScalarAsync<long>("SELECT COUNT(*) FROM orders WHERE id IN @created", new { created })).Should().Be(39);
+            (await factory.ScalarAsync<long>("SELECT COUNT(*) FROM orders WHERE amount = 4242")).Should().Be(0);
+            (writer.CommittedTurns - turns).Should().Be(39);
+            (writer.Commits - commits).Should().BeLessThan(39, "concurrent writes share commits (one fsync for several requests)");
+        }
+        finally
+        {
+            await factory.ScalarAsync<long>("DROP TRIGGER fail_one_order; SELECT 0;");
+        }
+    }
+
+    [Fact]
+    public async Task SameKeyWhileTheChargeIsHeld_Is409_ThenReplaysTheSettledCharge()
+    {
+        var order = await client.CreateOrderAsync();
+        var key = $"held-{Guid.NewGuid()}";
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        factory.Controls.Reset();
+        factory.Controls.Hold = release;
+        Task<HttpResponseMessage> first;
+        try
+        {
+            first = Post(order.Id(), key);
+            await factory.Controls.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            var duplicates = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => Post(order.Id(), key)));
+            foreach (var duplicate in duplicates)
+            {
+                await duplicate.ShouldBeProblem(HttpStatusCode.Conflict, "idempotency_request_in_progress");
+            }
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+
+        var payment = await (await first).ShouldBe(HttpStatusCode.Created);
+        var replay = await Post(order.Id(), key);
+        (await replay.ShouldBe(HttpStatusCode.Created)).Id().Should().Be(payment.Id());
+        replay.Headers.GetValues(IdempotencyFilter.ReplayedHeader).Should().Equal("true");
+        (await factory.ScalarAsync<long>("SELECT COUNT(*) FROM payments WHERE order_id = @id", new { id = order.Id() })).Should().Be(1);
+        factory.Controls.Reset();
+    }
+
+    private Task<HttpResponseMessage> Post(string orderId, string key)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/orders/{orderId}/pay") { Content = System.Net.Http.Json.JsonContent.Create(new { source = "tok_visa" }) };
+        request.Headers.Add(IdempotencyFilter.Header, key);
+        return factory.Storefront().SendAsync(request);
+    }
+}
