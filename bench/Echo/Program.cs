@@ -1,0 +1,27 @@
+using System.Text.Json.Serialization;
+
+// The reference for bench/run.sh: Kestrel, routing and System.Text.Json (source-generated), nothing else.
+// No logging of requests, no authentication, no database: the most a minimal API answers on this machine.
+var builder = WebApplication.CreateSlimBuilder(args);
+builder.Logging.ClearProviders();
+builder.Services.ConfigureHttpJsonOptions(options => options.SerializerOptions.TypeInfoResolverChain.Insert(0, EchoJson.Default));
+
+var app = builder.Build();
+
+var pong = new EchoMessage(10.00m, "USD", "tok_visa");
+app.MapGet("/echo", () => TypedResults.Ok(pong));
+app.MapPost("/echo", (EchoMessage message) => TypedResults.Ok(message));
+app.MapGet("/health/ready", () => TypedResults.Ok(new Health("Healthy")));
+
+await app.RunAsync();
+
+/// <summary>A body shaped like the benchmark's payment request.</summary>
+internal sealed record EchoMessage(decimal Amount, string Currency, string Source);
+
+/// <summary>What the readiness probe answers.</summary>
+internal sealed record Health(string Status);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(EchoMessage))]
+[JsonSerializable(typeof(Health))]
+internal sealed partial class EchoJson : JsonSerializerContext;

@@ -1,0 +1,13 @@
+-- POST /echo on the bare echo app, with the same body and headers as the POST /v1/payments row (an
+-- Authorization header and a fresh Idempotency-Key, both ignored): the ceiling for POST rows.
+dofile((os.getenv("BENCH_LUA") or "bench/lua") .. "/common.lua")
+
+local body = '{"amount":10.00,"currency":"USD","source":"tok_visa"}'
+
+function init(args)
+   bench.init_thread()
+end
+
+function request()
+   return wrk.format("POST", "/echo", bench.headers({ ["Idempotency-Key"] = bench.idempotency_key() }), body)
+end
