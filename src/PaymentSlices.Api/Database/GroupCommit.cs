@@ -15,7 +15,8 @@ namespace PaymentSlices.Api.Database;
 /// Microsoft.Data.Sqlite runs synchronously) runs right there, with no thread hop and no wait on the thread pool,
 /// until it signals the end of its turn. A turn must therefore do database work only: no processor call, no other
 /// I/O. Should a turn go asynchronous anyway, the writer waits for it to end. Nothing ever waits on SQLite's
-/// busy-sleep: there is one writing connection.
+/// busy-sleep: there is one writing connection. WAL checkpoints (copying the log into the database file, with its
+/// own fsync) run on a thread of their own, so that a batch's commit never carries one.
 /// </remarks>
 public sealed partial class GroupCommit : IDisposable
 {
@@ -23,13 +24,18 @@ public sealed partial class GroupCommit : IDisposable
 
     private const string Savepoint = "turn";
 
+    /// <summary>Commits between two checkpoints (SQLite's own default is one per 1,000 pages, inside a commit).</summary>
+    private const int CheckpointEvery = 100;
+
     private readonly ConcurrentQueue<WriteTurn> queue = new();
     private readonly SemaphoreSlim queued = new(0);
+    private readonly SemaphoreSlim checkpointDue = new(0, 1);
     private readonly CancellationTokenSource stopping = new();
     private readonly DbConnectionFactory factory;
     private readonly ILogger<GroupCommit> logger;
     private readonly Lock startLock = new();
     private Thread? writer;
+    private Thread? checkpointer;
 
     public GroupCommit(DbConnectionFactory factory, ILogger<GroupCommit> logger)
     {
@@ -72,6 +78,8 @@ public sealed partial class GroupCommit : IDisposable
                 // Not a pool thread: it blocks on SQLite's fsync, and must not wait behind request work for its turn.
                 using (ExecutionContext.SuppressFlow())
                 {
+                    checkpointer = new Thread(Checkpoint) { IsBackground = true, Name = "PaymentSlices checkpointer" };
+                    checkpointer.Start();
                     writer = new Thread(Run) { IsBackground = true, Name = "PaymentSlices writer" };
                     writer.Start();
                 }
@@ -97,7 +105,7 @@ public sealed partial class GroupCommit : IDisposable
             batch.Clear();
             try
             {
-                connection ??= (SqliteConnection)factory.OpenAsync(CancellationToken.None).GetAwaiter().GetResult();
+                connection ??= OpenWriter();
                 using var transaction = connection.BeginTransaction(deferred: false); // BEGIN IMMEDIATE
                 var first = true;
                 while (batch.Count < MaxBatch && (first || queued.Wait(0)))
@@ -114,7 +122,11 @@ public sealed partial class GroupCommit : IDisposable
                 if (batch.Count > 0)
                 {
                     transaction.Commit(); // the one fsync of the batch
-                    Interlocked.Increment(ref commits);
+                    if (Interlocked.Increment(ref commits) % CheckpointEvery == 0 && checkpointDue.CurrentCount == 0)
+                    {
+                        checkpointDue.Release();
+                    }
+
                     Interlocked.Add(ref committedTurns, batch.Count);
                 }
 
@@ -132,6 +144,47 @@ public sealed partial class GroupCommit : IDisposable
                     turn.Durable.TrySetException(new DbWriteFailedException(error));
                 }
 
+                connection?.Dispose();
+                connection = null;
+            }
+        }
+
+        connection?.Dispose();
+    }
+
+    private SqliteConnection OpenWriter()
+    {
+        var connection = (SqliteConnection)factory.OpenAsync(CancellationToken.None).GetAwaiter().GetResult();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA wal_autocheckpoint = 0;"; // the checkpointer thread does it
+        command.ExecuteNonQuery();
+        return connection;
+    }
+
+    /// <summary>
+    /// PASSIVE checkpoints on a connection of their own, every <see cref="CheckpointEvery"/> commits: they take no write
+    /// lock, so the writer goes on committing meanwhile, and the log's pages reach the database file (fsynced here).
+    /// </summary>
+    private void Checkpoint()
+    {
+        SqliteConnection? connection = null;
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                checkpointDue.Wait(stopping.Token);
+                connection ??= (SqliteConnection)factory.OpenAsync(CancellationToken.None).GetAwaiter().GetResult();
+                using var command = connection.CreateCommand();
+                command.CommandText = "PRAGMA wal_checkpoint(PASSIVE);";
+                command.ExecuteNonQuery();
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            catch (SqliteException error)
+            {
+                LogCheckpointFailed(logger, error); // the next one copies what this one did not
                 connection?.Dispose();
                 connection = null;
             }
@@ -167,9 +220,14 @@ public sealed partial class GroupCommit : IDisposable
     {
         stopping.Cancel();
         writer?.Join(TimeSpan.FromSeconds(10));
+        checkpointer?.Join(TimeSpan.FromSeconds(10));
         stopping.Dispose();
         queued.Dispose();
+        checkpointDue.Dispose();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A WAL checkpoint failed; the next one copies what it did not")]
+    private static partial void LogCheckpointFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A group commit of {Turns} writes failed; they were answered with an error")]
     private static partial void LogBatchFailed(ILogger logger, int turns, Exception exception);
