@@ -24,6 +24,18 @@ public sealed class DbConnectionFactory(string connectionString)
         await connection.ExecuteAsync(new CommandDefinition(ConnectionPragmas, cancellationToken: cancellationToken));
         return connection;
     }
+
+    /// <summary>
+    /// A connection for reads only: no PRAGMAs. A reader needs neither foreign_keys nor synchronous (both concern
+    /// writes), and in WAL a reader waits for no lock; in the rare case SQLite still says busy (WAL recovery),
+    /// Microsoft.Data.Sqlite retries the statement itself until the command timeout (30 s), busy_timeout or not.
+    /// </summary>
+    public async Task<DbConnection> OpenReadAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        return connection;
+    }
 }
 
 /// <summary>
@@ -49,7 +61,7 @@ public sealed class Db(DbConnectionFactory factory, GroupCommit writer, Shutdown
 
     /// <summary>The session's connection: inside a turn the writer's, outside one a read connection opened on first use.</summary>
     public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
-        turn?.Connection ?? (readConnection ??= await factory.OpenAsync(cancellationToken));
+        turn?.Connection ?? (readConnection ??= await factory.OpenReadAsync(cancellationToken));
 
     /// <summary>A Dapper command on this session: parameters, the transaction if any, and the token.</summary>
     public CommandDefinition Command(string sql, object? parameters, CancellationToken cancellationToken) =>

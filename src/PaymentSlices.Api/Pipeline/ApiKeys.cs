@@ -66,31 +66,81 @@ public static class ApiRoles
 /// <summary>Looks keys up by their SHA-256 digest, comparing every configured key in constant time.</summary>
 public sealed class ApiKeyStore(IOptions<ApiKeyOptions> options)
 {
-    private readonly (byte[] Digest, string Role)[] keys =
-        options.Value.Storefront.Select(key => (Digest(key), ApiRoles.Storefront))
-            .Concat(options.Value.PaymentSystem.Select(key => (Digest(key), ApiRoles.PaymentSystem)))
+    private readonly ApiKey[] keys =
+        options.Value.Storefront.Select(key => new ApiKey(Digest(key), ApiRoles.Storefront))
+            .Concat(options.Value.PaymentSystem.Select(key => new ApiKey(Digest(key), ApiRoles.PaymentSystem)))
             .ToArray();
 
-    /// <summary>The role of a presented key, or null. Every key is compared, so the time taken tells nothing.</summary>
-    public string? RoleOf(string presented)
+    /// <summary>
+    /// The configured key a presented one is, or null: one SHA-256 of the presented key, compared with every configured
+    /// key's digest in constant time (no early exit), so the time taken tells nothing about which keys exist.
+    /// </summary>
+    public ApiKey? Find(string presented)
     {
-        var digest = Digest(presented);
-        string? role = null;
-        foreach (var (candidate, candidateRole) in keys)
+        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+        Digest(presented, digest);
+        ApiKey? found = null;
+        foreach (var candidate in keys)
         {
-            if (CryptographicOperations.FixedTimeEquals(candidate, digest))
+            if (CryptographicOperations.FixedTimeEquals(candidate.Digest, digest))
             {
-                role = candidateRole;
+                found = candidate;
             }
         }
 
-        return role;
+        return found;
     }
 
-    /// <summary>A short, stable, non-reversible id of a key: what logs and per-key scopes use instead of the key.</summary>
-    public static string KeyId(string presented) => Convert.ToHexStringLower(Digest(presented).AsSpan(0, 8));
-
     private static byte[] Digest(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
+
+    private static void Digest(string key, Span<byte> digest)
+    {
+        // Headers are bounded by Kestrel (32 KB), but a long key is rented rather than put on the stack.
+        var length = Encoding.UTF8.GetMaxByteCount(key.Length);
+        var rented = length > 512 ? System.Buffers.ArrayPool<byte>.Shared.Rent(length) : null;
+        Span<byte> bytes = rented is null ? stackalloc byte[512] : rented;
+        try
+        {
+            var written = Encoding.UTF8.GetBytes(key, bytes);
+            SHA256.HashData(bytes[..written], digest);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(bytes);
+            if (rented is not null)
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A configured key: its digest, role and id, and the authentication result every request with it gets. Keys are a
+    /// static set from configuration, so the principal (role and key id claims) is built once per key, not per request;
+    /// nothing in the service changes a principal after authentication.
+    /// </summary>
+    public sealed class ApiKey
+    {
+        internal ApiKey(byte[] digest, string role)
+        {
+            Digest = digest;
+            Role = role;
+            Id = Convert.ToHexStringLower(digest.AsSpan(0, 8));
+            var identity = new ClaimsIdentity(
+                [new Claim(ClaimTypes.Role, role), new Claim(ApiKeyHandler.KeyIdClaim, Id)], ApiRoles.Scheme);
+            Authenticated = Task.FromResult(
+                AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), ApiRoles.Scheme)));
+        }
+
+        internal byte[] Digest { get; }
+
+        public string Role { get; }
+
+        /// <summary>A short, stable, non-reversible id of the key: what logs and per-key scopes use instead of the key.</summary>
+        public string Id { get; }
+
+        internal Task<AuthenticateResult> Authenticated { get; }
+    }
 }
 
 /// <summary>Reads <c>Authorization: Bearer &lt;key&gt;</c> or <c>X-API-Key: &lt;key&gt;</c>; answers 401/403 as problem+json.</summary>
@@ -112,14 +162,7 @@ public sealed class ApiKeyHandler(
             return Task.FromResult(AuthenticateResult.NoResult());
         }
 
-        if (store.RoleOf(presented) is not { } role)
-        {
-            return Task.FromResult(AuthenticateResult.Fail("Unknown API key."));
-        }
-
-        var identity = new ClaimsIdentity(
-            [new Claim(ClaimTypes.Role, role), new Claim(KeyIdClaim, ApiKeyStore.KeyId(presented))], ApiRoles.Scheme);
-        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), ApiRoles.Scheme)));
+        return store.Find(presented)?.Authenticated ?? Task.FromResult(AuthenticateResult.Fail("Unknown API key."));
     }
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)

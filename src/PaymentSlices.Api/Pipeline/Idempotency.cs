@@ -219,8 +219,14 @@ public sealed partial class IdempotencyFilter(
     private static string Fingerprint(EndpointFilterInvocationContext context)
     {
         var bound = context.Arguments.Where(argument => argument is not (null or IMediator or CancellationToken or HttpContext));
-        var canonical = $"{context.HttpContext.Request.Method}\n{context.HttpContext.Request.Path}\n{JsonSerializer.Serialize(bound, FingerprintJson)}";
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)));
+        // The bytes hashed are "method\npath\njson" in UTF-8, as stored fingerprints were computed: the JSON is hashed as
+        // serialised, without a string in between.
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(Encoding.UTF8.GetBytes($"{context.HttpContext.Request.Method}\n{context.HttpContext.Request.Path}\n"));
+        hash.AppendData(JsonSerializer.SerializeToUtf8Bytes(bound, FingerprintJson));
+        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+        hash.GetHashAndReset(digest);
+        return Convert.ToHexStringLower(digest);
     }
 
     private static bool IsValidKey(string key) => key.Length is >= 1 and <= 255 && key.All(c => c is >= ' ' and <= '~');
