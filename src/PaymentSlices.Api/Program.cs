@@ -25,6 +25,11 @@ using PaymentSlices.Api.Webhooks;
 // A setting the service cannot run with stops start-up with one line naming it, and a non-zero exit code.
 try
 {
+    if (StartupFailure.IsProcessEntryPoint)
+    {
+        BufferedConsole.Install(); // before the loggers are built: they keep the writer they find
+    }
+
     var builder = WebApplication.CreateBuilder(args);
 
     builder.Services
@@ -91,6 +96,8 @@ try
     app.MapApiReference();
 
     await app.RunAsync();
+    await app.DisposeAsync(); // the loggers write out their queued lines...
+    BufferedConsole.Stop(); // ...and the buffer goes to standard output
     return 0;
 }
 // Only as the process's own entry point: hosted by the tests' WebApplicationFactory, the exception goes to the factory.
