@@ -29,7 +29,7 @@ if [ "$QUICK" = 1 ]; then
   RESULTS=${BENCH_RESULTS:-}            # a quick run does not overwrite RESULTS.md unless asked
 else
   DURATION=${BENCH_DURATION:-10}
-  WARMUP=${BENCH_WARMUP:-2}
+  WARMUP=${BENCH_WARMUP:-5}
   RESULTS=${BENCH_RESULTS:-$BENCH/RESULTS.md}
 fi
 THREADS=${BENCH_THREADS:-2}
