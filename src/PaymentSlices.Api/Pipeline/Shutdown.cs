@@ -13,11 +13,12 @@ public sealed class ShutdownOptions
 }
 
 /// <summary>
-/// Drains writes on shutdown. Writes run one at a time (SQLite), and one may take as long as the processor's retries
-/// (<see cref="LongestWrite"/>). When the service is asked to stop, requests queued for the write gate keep their turn
-/// until the drain deadline (<c>Shutdown:Timeout</c> less the longest write and a margin); those still queued then are
-/// answered 503 <c>service_unavailable</c> with nothing written, so that the write in progress, and every answer, fits
-/// in the timeout. Background jobs are never refused: they record what they did.
+/// Drains writes on shutdown. A request may spend as long as the processor's retries allow between its two write
+/// turns (<see cref="LongestWrite"/>). When the service is asked to stop, requests may still begin writing until the
+/// drain deadline (<c>Shutdown:Timeout</c> less the longest processor call and a margin); a request whose first turn
+/// comes later is answered 503 <c>service_unavailable</c> with nothing written, so that every charge under way, and
+/// every answer, fits in the timeout. Later turns of a request, and background jobs, are never refused: they record
+/// what the processor did.
 /// </summary>
 public sealed class ShutdownDrain : IDisposable
 {
