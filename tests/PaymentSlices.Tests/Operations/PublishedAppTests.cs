@@ -192,6 +192,14 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
         var recorded = await PaymentStatusesAsync(database);
         foreach (var outcome in paid.Where(outcome => outcome.Status is not null))
         {
+            if (outcome.Status == HttpStatusCode.ServiceUnavailable)
+            {
+                // A machine slow enough that this pay reached its first turn only after the deadline: refused, nothing written.
+                JsonNode.Parse(outcome.Body!)!.Str("code").Should().Be("service_unavailable");
+                recorded.Select(row => row.OrderId).Should().NotContain(outcome.OrderId);
+                continue;
+            }
+
             outcome.Status.Should().Be(HttpStatusCode.Created, outcome.Body);
             recorded.Should().Contain((outcome.OrderId, "succeeded"));
         }
