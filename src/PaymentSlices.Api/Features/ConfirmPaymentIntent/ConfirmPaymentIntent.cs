@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using Dapper;
 using MediatR;
 using PaymentSlices.Api.Database;
@@ -69,9 +67,9 @@ public static class ConfirmPaymentIntent
                 items = (await results.ReadAsync<OrderItemRow>()).ToList();
             }
 
-            if (!SecretMatches(intent.ClientSecret, command.Body.ClientSecret!))
+            if (!ConfirmPaymentIntentSecret.Matches(intent.ClientSecret, command.Body.ClientSecret!))
             {
-                return new ApiError(StatusCodes.Status403Forbidden, "invalid_client_secret", "Forbidden", "The client_secret does not match this payment intent.");
+                return ConfirmPaymentIntentSecret.Forbidden();
             }
 
             // A retry (same Idempotency-Key and body) of a request whose answer was lost continues its charge.
@@ -147,8 +145,5 @@ public static class ConfirmPaymentIntent
             payment.Status == "failed"
                 ? PaymentErrors.Failed(payment, intent.Id)
                 : intent.ToResource(items, payment.Status == "requires_action" ? "requires_action" : "succeeded", payment.Id);
-
-        private static bool SecretMatches(string expected, string presented) =>
-            CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(expected)), SHA256.HashData(Encoding.UTF8.GetBytes(presented)));
     }
 }

@@ -34,13 +34,15 @@ public static class ConfirmPaymentIntentSecret
 
             var connection = await db.OpenAsync(cancellationToken);
             var expected = await connection.QuerySingleOrDefaultAsync<string>(db.Command(SelectSecret, query, cancellationToken));
-            return expected is null || Matches(expected, query.ClientSecret)
-                ? null
-                : new ApiError(StatusCodes.Status403Forbidden, "invalid_client_secret", "Forbidden", "The client_secret does not match this payment intent.");
+            return expected is null || Matches(expected, query.ClientSecret) ? null : Forbidden();
         }
-
-        // Digests of equal length, compared in constant time: neither the secret's content nor its length leaks.
-        private static bool Matches(string expected, string presented) =>
-            CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(expected)), SHA256.HashData(Encoding.UTF8.GetBytes(presented)));
     }
+
+    /// <summary>The 403 for a secret that is not the intent's (here, and again in the confirm's own handler).</summary>
+    internal static ApiError Forbidden() =>
+        new(StatusCodes.Status403Forbidden, "invalid_client_secret", "Forbidden", "The client_secret does not match this payment intent.");
+
+    // Digests of equal length, compared in constant time: neither the secret's content nor its length leaks.
+    internal static bool Matches(string expected, string presented) =>
+        CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(expected)), SHA256.HashData(Encoding.UTF8.GetBytes(presented)));
 }
