@@ -1,28 +1,45 @@
 using System.Net.Http.Headers;
-using Dapper;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using PaymentSlices.Api.Kernel;
 
 namespace PaymentSlices.Tests;
 
 /// <summary>
-/// The real service over HTTP, on a real SQLite database file of its own (one per test class), with the
-/// Development API keys. Tests read the database directly to check what was, and was not, written.
+/// The real service over HTTP, on a real database of its own (one per test class) of the test project's provider (a SQLite
+/// file, or a PostgreSQL database: see <see cref="TestDatabase"/>), with the Development API keys. Tests read the database
+/// directly to check what was, and was not, written.
 /// </summary>
 public class ApiFactory : WebApplicationFactory<Program>
 {
     public const string StorefrontKey = "sk_test_storefront";
     public const string PaymentSystemKey = "sk_test_payment_system";
 
-    private readonly string directory = Directory.CreateTempSubdirectory("paymentslices-tests-").FullName;
+    private readonly Lazy<string> connectionString;
+    private readonly bool ownsDatabase;
 
-    public string DatabasePath => Path.Combine(directory, "paymentslices.db");
+    /// <summary>The service on a new database of its own, made on first use.</summary>
+    public ApiFactory()
+        : this(null)
+    {
+    }
 
-    public string ConnectionString => $"Data Source={DatabasePath}";
+    /// <summary>The service on <paramref name="database"/>, another factory's (a restart), or on a new one of its own when null.</summary>
+    public ApiFactory(string? database)
+    {
+        ownsDatabase = database is null;
+        connectionString = new Lazy<string>(() => database ?? TestDatabase.Create());
+    }
+
+    /// <summary>The database the service runs on: SQLite or PostgreSQL, as the test project says.</summary>
+    public static DatabaseProvider Provider => TestDatabase.Provider;
+
+    public string ConnectionString => connectionString.Value;
+
+    /// <summary>The SQLite database file; SQLite-only tests use it.</summary>
+    public string DatabasePath => TestDatabase.SqlitePath(ConnectionString);
 
     /// <summary>The built-in sandbox processor, to count the charges it made.</summary>
     public SandboxPaymentProcessor Processor => Services.GetRequiredService<SandboxPaymentProcessor>();
@@ -46,19 +63,23 @@ public class ApiFactory : WebApplicationFactory<Program>
         return client;
     }
 
-    public async Task<T> ScalarAsync<T>(string sql, object? parameters = null)
-    {
-        await using var connection = new SqliteConnection(ConnectionString);
-        return (await connection.ExecuteScalarAsync<T>(sql, parameters))!;
-    }
+    public Task<T> ScalarAsync<T>(string sql, object? parameters = null) => TestDatabase.ScalarAsync<T>(ConnectionString, sql, parameters);
 
-    public async Task<List<T>> QueryAsync<T>(string sql, object? parameters = null)
-    {
-        await using var connection = new SqliteConnection(ConnectionString);
-        return (await connection.QueryAsync<T>(sql, parameters)).ToList();
-    }
+    public Task<List<T>> QueryAsync<T>(string sql, object? parameters = null) => TestDatabase.QueryAsync<T>(ConnectionString, sql, parameters);
 
-    /// <summary>Leaves the database file when the host stops, for a restart on the same file.</summary>
+    public Task<int> ExecuteAsync(string sql, object? parameters = null) => TestDatabase.ExecuteAsync(ConnectionString, sql, parameters);
+
+    /// <summary>An open connection to the service's database, of the provider's kind.</summary>
+    public Task<System.Data.Common.DbConnection> OpenConnectionAsync() => TestDatabase.OpenAsync(ConnectionString);
+
+    /// <summary>See <see cref="TestDatabase.RefuseWritesAsync"/>.</summary>
+    public Task<IAsyncDisposable> RefuseWritesAsync(string table, string operation, string? condition, string message) =>
+        TestDatabase.RefuseWritesAsync(ConnectionString, table, operation, condition, message);
+
+    /// <summary>Deletes the database: for a test that kept it (<see cref="KeepDatabaseOnDispose"/>), once done with it.</summary>
+    public void DeleteDatabase() => TestDatabase.Delete(ConnectionString);
+
+    /// <summary>Leaves the database when the host stops, for a restart on the same database (<see cref="ApiFactory(string)"/>).</summary>
     public bool KeepDatabaseOnDispose { get; init; }
 
     /// <summary>Replaces services for one factory (e.g. a processor that fails).</summary>
@@ -67,6 +88,11 @@ public class ApiFactory : WebApplicationFactory<Program>
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Development");
+        if (Provider != DatabaseProvider.Sqlite)
+        {
+            builder.UseSetting("Database:Provider", TestDatabase.SettingValue);
+        }
+
         builder.UseSetting("ConnectionStrings:PaymentSlices", ConnectionString);
         // Hundreds of requests a second from one key are the point of the concurrency tests; LimitsTests sets its own.
         builder.UseSetting("Limits:RequestsPerSecond", "1000000");
@@ -83,17 +109,9 @@ public class ApiFactory : WebApplicationFactory<Program>
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
-        if (disposing && !KeepDatabaseOnDispose)
+        if (disposing && ownsDatabase && !KeepDatabaseOnDispose && connectionString.IsValueCreated)
         {
-            SqliteConnection.ClearAllPools();
-            try
-            {
-                Directory.Delete(directory, recursive: true);
-            }
-            catch (IOException)
-            {
-                // A file still held open by a pooled connection is left to the OS's temp clean-up.
-            }
+            TestDatabase.Delete(ConnectionString);
         }
     }
 }

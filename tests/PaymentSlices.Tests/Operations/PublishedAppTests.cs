@@ -3,8 +3,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Dapper;
-using Microsoft.Data.Sqlite;
 using Xunit.Abstractions;
 
 namespace PaymentSlices.Tests.Operations;
@@ -25,7 +23,20 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
     private const string CardInABadRequest = "4000056655665556";
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
-    private static Dictionary<string, string> ProductionEnvironment(int port, string dataDirectory) => new()
+    /// <summary>On SQLite, the database file in the data folder (the default provider); on PostgreSQL, a new database on the test server.</summary>
+    private static Dictionary<string, string> ProductionEnvironment(int port, string dataDirectory)
+    {
+        var environment = BaseEnvironment(port, dataDirectory);
+        if (ApiFactory.Provider == DatabaseProvider.PostgreSql)
+        {
+            environment["Database__Provider"] = TestDatabase.SettingValue;
+            environment["ConnectionStrings__PaymentSlices"] = TestDatabase.Create();
+        }
+
+        return environment;
+    }
+
+    private static Dictionary<string, string> BaseEnvironment(int port, string dataDirectory) => new()
     {
         ["ASPNETCORE_ENVIRONMENT"] = "Production",
         ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
@@ -45,9 +56,9 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
     public async Task PublishedApp_ServesPayments_StopsOnSigtermWithoutLosingARequest_AndLogsJsonWithoutSecrets()
     {
         var port = PublishedApp.FreePort();
-        var data = app.NewDataDirectory();
-        var database = Path.Combine(data, "paymentslices.db");
-        await using var service = app.Start(ProductionEnvironment(port, data));
+        var environment = ProductionEnvironment(port, app.NewDataDirectory());
+        var database = ReadOnly(environment);
+        await using var service = app.Start(environment);
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(60) };
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", StorefrontKey);
 
@@ -120,11 +131,7 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
             "requests in flight when SIGTERM came finish with their answers");
         paid.Count(row => orders.Contains(row.OrderId)).Should().Be(outcomes.Count(outcome => outcome.Status is not null));
 
-        // The database file is intact after the stop.
-        await using (var connection = new SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False"))
-        {
-            (await connection.ExecuteScalarAsync<string>("PRAGMA integrity_check")).Should().Be("ok");
-        }
+        await CheckIntegrityAsync(database);
 
         // Logs: one JSON object per line, the trace id in the scope of each request's line, nothing an attacker wants.
         var lines = service.Output;
@@ -154,8 +161,7 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
     public async Task OnSigterm_ChargesUnderWayAreRecorded_AndWritesNotBegunByTheDrainDeadlineAre503WithNothingWritten()
     {
         var port = PublishedApp.FreePort();
-        var data = app.NewDataDirectory();
-        var environment = ProductionEnvironment(port, data);
+        var environment = ProductionEnvironment(port, app.NewDataDirectory());
         // Every processor call takes 3 s; the longest is 2 attempts x 4 s = 8 s, so with a 12 s shutdown timeout the drain
         // deadline is 12 - 8 - 2 = 2 s after SIGTERM. A payment records its processing charge at once and is let finish
         // after the deadline (its second turn records what the processor did); saving a customer's card calls the
@@ -188,7 +194,7 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
         log.WriteLine($"drain: {paid.Count(o => o.Status == HttpStatusCode.Created)} paid, {saved.Count(o => o.Status == HttpStatusCode.ServiceUnavailable)} customers refused; exit code {exitCode}");
 
         exitCode.Should().Be(0, string.Join('\n', service.Errors));
-        var database = Path.Combine(data, "paymentslices.db");
+        var database = ReadOnly(environment);
         var recorded = await PaymentStatusesAsync(database);
         foreach (var outcome in paid.Where(outcome => outcome.Status is not null))
         {
@@ -215,8 +221,7 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
             problem.Str("detail").Should().Contain("nothing was recorded");
         }
 
-        await using var connection = new SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False");
-        (await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM customers")).Should().Be(0, "a refused request wrote nothing");
+        (await TestDatabase.ScalarAsync<long>(database, "SELECT COUNT(*) FROM customers")).Should().Be(0, "a refused request wrote nothing");
     }
 
     [Fact]
@@ -224,9 +229,9 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
     {
         var port = PublishedApp.FreePort();
         var data = app.NewDataDirectory();
-        var database = Path.Combine(data, "paymentslices.db");
         var journal = Path.Combine(data, "processor.journal"); // the sandbox's own records: an outside processor survives our crash
         var environment = ProductionEnvironment(port, data);
+        var database = ReadOnly(environment);
         environment["Processor__Sandbox__JournalPath"] = journal;
         environment["Processor__Sandbox__Latency"] = "00:00:05"; // the charge is made at once; its answer takes 5 s
         environment["Reconciler__MinAge"] = "00:00:00";
@@ -282,8 +287,7 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
             (await service.WaitForExitAsync(TimeSpan.FromSeconds(30))).Should().Be(0);
         }
 
-        await using var connection = new SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False");
-        (await connection.ExecuteScalarAsync<string>("PRAGMA integrity_check")).Should().Be("ok");
+        await CheckIntegrityAsync(database);
     }
 
     private static async Task<Outcome> SendAsync(HttpClient client, string path, object body)
@@ -314,6 +318,11 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
     {
         var port = PublishedApp.FreePort();
         var environment = ProductionEnvironment(port, app.NewDataDirectory());
+        if (variable == "ConnectionStrings__PaymentSlices" && ApiFactory.Provider == DatabaseProvider.PostgreSql)
+        {
+            value = "Host=127.0.0.1;Port=9;Database=paymentslices;Username=postgres;Timeout=5"; // a server that is not there
+        }
+
         if (value is null)
         {
             environment.Remove(variable);
@@ -379,10 +388,21 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
         }
     }
 
-    private static async Task<List<(string OrderId, string Status)>> PaymentStatusesAsync(string database)
+    private static Task<List<(string OrderId, string Status)>> PaymentStatusesAsync(string database) =>
+        TestDatabase.QueryAsync<(string, string)>(database, "SELECT order_id, status FROM payments WHERE order_id IS NOT NULL");
+
+    /// <summary>The service's database, for the test to read: a SQLite file opened read-only and not kept open.</summary>
+    private static string ReadOnly(Dictionary<string, string> environment) => ApiFactory.Provider == DatabaseProvider.Sqlite
+        ? environment["ConnectionStrings__PaymentSlices"] + ";Mode=ReadOnly;Pooling=False"
+        : environment["ConnectionStrings__PaymentSlices"];
+
+    /// <summary>The SQLite database file is intact after the stop (a PostgreSQL server keeps its own files whole).</summary>
+    private static async Task CheckIntegrityAsync(string database)
     {
-        await using var connection = new SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False");
-        return (await connection.QueryAsync<(string, string)>("SELECT order_id, status FROM payments WHERE order_id IS NOT NULL")).ToList();
+        if (ApiFactory.Provider == DatabaseProvider.Sqlite)
+        {
+            (await TestDatabase.ScalarAsync<string>(database, "PRAGMA integrity_check")).Should().Be("ok");
+        }
     }
 
     private static JsonNode ParseLine(string line)

@@ -430,7 +430,7 @@ public sealed class IdempotencyRestartTests
         first.StatusCode.Should().Be(HttpStatusCode.Created);
         await before.DisposeAsync();
 
-        await using var after = new RestartedFactory(before.ConnectionString);
+        await using var after = new ApiFactory(before.ConnectionString);
         var replay = await Send(after.Storefront(), $"/v1/orders/{order.Id()}/pay", key);
 
         replay.StatusCode.Should().Be(HttpStatusCode.Created);
@@ -438,8 +438,8 @@ public sealed class IdempotencyRestartTests
         (await replay.Content.ReadAsByteArrayAsync()).Should().Equal(firstBytes);
         after.Processor.SucceededCharges.Should().Be(0, "the restarted service charged nothing");
         (await before.ScalarAsync<long>("SELECT COUNT(*) FROM payments WHERE order_id = @id", new { id = order.Id() })).Should().Be(1);
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(Path.GetDirectoryName(before.DatabasePath)!, recursive: true);
+        await after.DisposeAsync();
+        before.DeleteDatabase();
     }
 
     private static Task<HttpResponseMessage> Send(HttpClient client, string url, string key)
@@ -447,14 +447,5 @@ public sealed class IdempotencyRestartTests
         var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = JsonContent.Create(new { source = Api.Card() }) };
         request.Headers.Add(IdempotencyFilter.Header, key);
         return client.SendAsync(request);
-    }
-
-    private sealed class RestartedFactory(string connectionString) : ApiFactory
-    {
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            base.ConfigureWebHost(builder);
-            builder.UseSetting("ConnectionStrings:PaymentSlices", connectionString);
-        }
     }
 }

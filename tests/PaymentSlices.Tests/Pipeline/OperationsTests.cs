@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.Data.Sqlite;
 
 namespace PaymentSlices.Tests.Pipeline;
 
@@ -24,21 +23,13 @@ public sealed class HealthTests(ApiFactory factory) : IClassFixture<ApiFactory>
         using var isolated = new ApiFactory();
         var client = isolated.CreateClient();
         await (await client.GetAsync("/health/ready")).ShouldBe(HttpStatusCode.OK);
-        var folder = Path.GetDirectoryName(isolated.DatabasePath)!;
-        SqliteConnection.ClearAllPools();
-        Directory.Move(folder, folder + "-gone");
-        try
+        await using (await TestDatabase.TakeAwayAsync(isolated.ConnectionString))
         {
             var ready = await client.GetAsync("/health/ready");
             var live = await client.GetAsync("/health/live");
 
             (await ready.ShouldBe(HttpStatusCode.ServiceUnavailable)).Str("status").Should().Be("Unhealthy");
             await live.ShouldBe(HttpStatusCode.OK);
-        }
-        finally
-        {
-            SqliteConnection.ClearAllPools();
-            Directory.Move(folder + "-gone", folder);
         }
     }
 }

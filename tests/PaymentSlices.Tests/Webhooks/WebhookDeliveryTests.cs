@@ -92,20 +92,11 @@ public sealed class WebhookDeliveryTests(WebhookFactory factory) : IClassFixture
 
         // The pay request's last write (its stored idempotent response) fails, so its second turn rolls back after the
         // payment's outcome and its events were written in it; the charge made at the processor stays processing here.
-        await factory.ScalarAsync<long>("""
-            CREATE TRIGGER fail_idempotent_response BEFORE UPDATE ON idempotency_keys WHEN NEW.status_code IS NOT NULL
-            BEGIN SELECT RAISE(ABORT, 'test: the commit fails'); END;
-            SELECT 0;
-            """);
-        try
+        await using (await factory.RefuseWritesAsync("idempotency_keys", "UPDATE", "NEW.status_code IS NOT NULL", "test: the commit fails"))
         {
             var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/orders/{order.Id()}/pay") { Content = JsonContent.Create(new { source = "tok_visa" }) };
             request.Headers.Add("Idempotency-Key", $"rollback-{Guid.NewGuid()}");
             await (await client.SendAsync(request)).ShouldBeProblem(HttpStatusCode.InternalServerError, "internal_error");
-        }
-        finally
-        {
-            await factory.ScalarAsync<long>("DROP TRIGGER fail_idempotent_response; SELECT 0;");
         }
 
         (await factory.EventIdsAboutAsync(order.Id())).Should().BeEmpty("the change rolled back, and its events with it");

@@ -27,12 +27,9 @@ public class WebhookFactory : ApiFactory, IAsyncLifetime
 
     /// <summary>A service on a receiver its test owns; with a connection string, on another service's database (a restart).</summary>
     internal WebhookFactory(WebhookReceiver receiver, string? connectionString = null)
+        : base(connectionString)
     {
         Receiver = receiver;
-        if (connectionString is not null)
-        {
-            Settings["ConnectionStrings:PaymentSlices"] = connectionString;
-        }
     }
 
     public WebhookReceiver Receiver { get; private set; } = null!;

@@ -51,15 +51,10 @@ public sealed class WebhookFairnessTests
         // Stopping with attempts hanging: the stop waits for them, and they stay pending (no failed attempt recorded),
         // to be sent again after a restart.
         await factory.DisposeAsync();
-        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection(factory.ConnectionString + ";Pooling=False"))
-        {
-            var hangingDeliveries = (await Dapper.SqlMapper.QueryAsync<(string Status, long Attempts)>(connection,
-                "SELECT status, attempt_count FROM event_deliveries WHERE endpoint = @Url", new { hanging.Url })).ToList();
-            hangingDeliveries.Should().HaveCount(12).And.OnlyContain(delivery => delivery.Status == "pending" && delivery.Attempts == 0);
-        }
-
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(Path.GetDirectoryName(factory.DatabasePath)!, recursive: true);
+        var hangingDeliveries = await factory.QueryAsync<(string Status, long Attempts)>(
+            "SELECT status, attempt_count FROM event_deliveries WHERE endpoint = @Url", new { hanging.Url });
+        hangingDeliveries.Should().HaveCount(12).And.OnlyContain(delivery => delivery.Status == "pending" && delivery.Attempts == 0);
+        factory.DeleteDatabase();
     }
 
     [Fact]

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 
 namespace PaymentSlices.Tests.Webhooks;
@@ -24,10 +23,9 @@ public sealed class WebhookLifecycleTests
         await receiver.WaitForAsync(hooks => hooks.Count(hook => hook.EventId == eventId) >= 3, "a failed round and a retry");
         await before.DisposeAsync(); // the service stops with the event still pending
 
-        var stored = await Query(before.ConnectionString, "SELECT status FROM events WHERE id = @eventId", eventId);
+        var stored = await before.ScalarAsync<string>("SELECT status FROM events WHERE id = @eventId", new { eventId });
         stored.Should().Be("pending", "it was neither delivered nor given up");
-        var recorded = long.Parse((await Query(before.ConnectionString, "SELECT CAST(COUNT(*) AS TEXT) FROM event_attempts WHERE event_id = @eventId", eventId))!,
-            System.Globalization.CultureInfo.InvariantCulture);
+        var recorded = await before.ScalarAsync<long>("SELECT COUNT(*) FROM event_attempts WHERE event_id = @eventId", new { eventId });
         recorded.Should().BeGreaterThanOrEqualTo(2, "the first round's two attempts were recorded before the next round began");
         receiver.Received.Should().NotContain(hook => hook.IsAbout(order.Id()) && hook.Succeeded);
         receiver.Fail(order.Id(), times: 0); // the endpoint is back
@@ -42,8 +40,7 @@ public sealed class WebhookLifecycleTests
             attempts.Last()!["status_code"]!.GetValue<int>().Should().Be(200);
         }
 
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(Path.GetDirectoryName(before.DatabasePath)!, recursive: true);
+        before.DeleteDatabase();
     }
 
     [Fact]
@@ -119,8 +116,7 @@ public sealed class WebhookLifecycleTests
                 .Select(node => node!.Id()).Should().NotIntersectWith(ids);
         }
 
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(Path.GetDirectoryName(before.DatabasePath)!, recursive: true);
+        before.DeleteDatabase();
     }
 
     [Fact]
@@ -130,7 +126,7 @@ public sealed class WebhookLifecycleTests
         var (before, order, ids) = await StoppedWithAPendingOrderAsync(receiver);
 
         // A deployment that lost its webhook settings: the backlog must not be failed for good.
-        await using (var unconfigured = new SettingsFactory(new() { ["ConnectionStrings:PaymentSlices"] = before.ConnectionString, ["Webhooks:PollInterval"] = "00:00:00.050" }))
+        await using (var unconfigured = new SettingsFactory(new() { ["Webhooks:PollInterval"] = "00:00:00.050" }, before.ConnectionString))
         {
             var storefront = unconfigured.Storefront();
             await Task.Delay(TimeSpan.FromMilliseconds(500)); // ten polls
@@ -147,8 +143,7 @@ public sealed class WebhookLifecycleTests
             await after.EventWhenAsync(ids[1], "delivered");
         }
 
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(Path.GetDirectoryName(before.DatabasePath)!, recursive: true);
+        before.DeleteDatabase();
     }
 
     [Fact]
@@ -187,15 +182,16 @@ public sealed class WebhookLifecycleTests
         var client = factory.Storefront();
         var order = await client.CreateOrderAsync();
         // The database refuses to record attempts (as a full disk would): every delivery's outcome fails to be written.
-        await Exec(factory.ConnectionString, "CREATE TRIGGER refuse_attempts BEFORE INSERT ON event_attempts BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+        List<string> ids;
+        await using (await factory.RefuseWritesAsync("event_attempts", "INSERT", null, "disk full"))
+        {
+            await (await client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { source = "tok_visa" })).ShouldBe(HttpStatusCode.Created);
+            ids = await factory.EventIdsAboutAsync(order.Id());
+            await receiver.WaitForAsync(hooks => hooks.Any(hook => hook.EventId == ids[0]), "the first send");
+            await Task.Delay(TimeSpan.FromSeconds(1)); // twenty polls
+            receiver.Received.Count(hook => hook.EventId == ids[0]).Should().Be(1, "it waits RetryDelay (3 s) before sending again, not every poll");
+        }
 
-        await (await client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { source = "tok_visa" })).ShouldBe(HttpStatusCode.Created);
-        var ids = await factory.EventIdsAboutAsync(order.Id());
-        await receiver.WaitForAsync(hooks => hooks.Any(hook => hook.EventId == ids[0]), "the first send");
-        await Task.Delay(TimeSpan.FromSeconds(1)); // twenty polls
-        receiver.Received.Count(hook => hook.EventId == ids[0]).Should().Be(1, "it waits RetryDelay (3 s) before sending again, not every poll");
-
-        await Exec(factory.ConnectionString, "DROP TRIGGER refuse_attempts");
         var shown = await factory.EventWhenAsync(ids[0], "delivered");
         shown["deliveries"]!.AsArray().Single()!["attempts"]!.AsArray().Should().ContainSingle("only the attempt that could be recorded is shown");
         receiver.Received.Count(hook => hook.EventId == ids[0]).Should().Be(2, "at least once: sent again after the pause");
@@ -219,15 +215,6 @@ public sealed class WebhookLifecycleTests
         await before.DisposeAsync();
         receiver.Fail(order.Id(), times: 0);
         return (before, order, ids);
-    }
-
-    private static async Task Exec(string connectionString, string sql)
-    {
-        await using var connection = new SqliteConnection(connectionString);
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        await command.ExecuteNonQueryAsync();
     }
 
     [Fact]
@@ -265,17 +252,7 @@ public sealed class WebhookLifecycleTests
         start.Should().Throw<OptionsValidationException>().Which.Message.Should().Contain(named).And.NotContain("whsec_test_3f9a1c7e5b2d4f60");
     }
 
-    private static async Task<string?> Query(string connectionString, string sql, string eventId)
-    {
-        await using var connection = new SqliteConnection(connectionString);
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.Parameters.AddWithValue("@eventId", eventId);
-        return (string?)await command.ExecuteScalarAsync();
-    }
-
-    private sealed class SettingsFactory(Dictionary<string, string?> settings) : ApiFactory
+    private sealed class SettingsFactory(Dictionary<string, string?> settings, string? database = null) : ApiFactory(database)
     {
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {

@@ -269,21 +269,9 @@ public sealed class PayOrderTests(ApiFactory factory) : IClassFixture<ApiFactory
     {
         var payment = await client.CreatePaidOrderAsync(source: Api.Card("5555555555554444", "987"));
 
-        var bytes = await File.ReadAllBytesAsync(factory.DatabasePath);
-        var walPath = factory.DatabasePath + "-wal";
-        var wal = File.Exists(walPath) ? await ReadSharedAsync(walPath) : [];
-        var everything = System.Text.Encoding.ASCII.GetString([.. bytes, .. wal]);
-
         payment.Str("status").Should().Be("succeeded");
-        everything.Should().NotContain("5555555555554444");
+        (await TestDatabase.FilesContainingAsync(factory.ConnectionString, "5555555555554444")).Should().BeEmpty();
+        (await TestDatabase.AllStoredTextAsync(factory.ConnectionString)).Should().NotContain("5555555555554444");
         (await factory.ScalarAsync<long>("SELECT COUNT(*) FROM payments WHERE card_last4 = '4444'")).Should().BeGreaterThan(0);
-    }
-
-    private static async Task<byte[]> ReadSharedAsync(string path)
-    {
-        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        using var memory = new MemoryStream();
-        await stream.CopyToAsync(memory);
-        return memory.ToArray();
     }
 }
