@@ -27,11 +27,14 @@ public class ApiFactory : WebApplicationFactory<Program>
     }
 
     /// <summary>The service on <paramref name="database"/>, another factory's (a restart), or on a new one of its own when null.</summary>
-    public ApiFactory(string? database)
+    protected ApiFactory(string? database)
     {
         ownsDatabase = database is null;
         connectionString = new Lazy<string>(() => database ?? TestDatabase.Create());
     }
+
+    /// <summary>The service on another factory's database (kept with <see cref="KeepDatabaseOnDispose"/>): a restart. It does not delete it.</summary>
+    public static ApiFactory OnDatabase(string connectionString) => new(connectionString);
 
     /// <summary>The database the service runs on: SQLite or PostgreSQL, as the test project says.</summary>
     public static DatabaseProvider Provider => TestDatabase.Provider;
@@ -79,7 +82,7 @@ public class ApiFactory : WebApplicationFactory<Program>
     /// <summary>Deletes the database: for a test that kept it (<see cref="KeepDatabaseOnDispose"/>), once done with it.</summary>
     public void DeleteDatabase() => TestDatabase.Delete(ConnectionString);
 
-    /// <summary>Leaves the database when the host stops, for a restart on the same database (<see cref="ApiFactory(string)"/>).</summary>
+    /// <summary>Leaves the database when the host stops, for a restart on the same database (<see cref="OnDatabase"/>).</summary>
     public bool KeepDatabaseOnDispose { get; init; }
 
     /// <summary>Replaces services for one factory (e.g. a processor that fails).</summary>

@@ -32,7 +32,7 @@ public sealed class RestartTests
     {
         using var first = new ApiFactory();
         var payment = await first.Storefront().CreatePaidOrderAsync();
-        await using var second = new ApiFactory(first.ConnectionString);
+        await using var second = ApiFactory.OnDatabase(first.ConnectionString);
 
         var read = await (await second.Storefront().GetAsync($"/v1/payments/{payment.Id()}")).ShouldBe(HttpStatusCode.OK);
 

@@ -430,7 +430,7 @@ public sealed class IdempotencyRestartTests
         first.StatusCode.Should().Be(HttpStatusCode.Created);
         await before.DisposeAsync();
 
-        await using var after = new ApiFactory(before.ConnectionString);
+        await using var after = ApiFactory.OnDatabase(before.ConnectionString);
         var replay = await Send(after.Storefront(), $"/v1/orders/{order.Id()}/pay", key);
 
         replay.StatusCode.Should().Be(HttpStatusCode.Created);
