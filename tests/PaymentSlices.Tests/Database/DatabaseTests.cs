@@ -63,12 +63,19 @@ public sealed class RestartTests
             builder.UseSetting("ConnectionStrings:PaymentSlices", connectionString);
         }
     }
+
+    [Fact]
+    public void BothProviders_MigrateToTheSameSchemaVersion()
+    {
+        Migrator.Migrations(DatabaseProvider.PostgreSql).Last().Version.Should().Be(Migrator.LatestVersion);
+        Migrator.Migrations(DatabaseProvider.Sqlite).Last().Version.Should().Be(Migrator.LatestVersion);
+    }
 }
 
 /// <summary>The numbers of the migrations the service embeds: 1, 2, ... with no gap.</summary>
 internal static class Migrations
 {
     public static IEnumerable<long> Numbers =>
-        Enumerable.Range(1, typeof(Program).Assembly.GetManifestResourceNames().Count(name => name.Contains(".Migrations.", StringComparison.Ordinal)))
+        Enumerable.Range(1, typeof(Program).Assembly.GetManifestResourceNames().Count(name => name.Contains(".Migrations.Sqlite.", StringComparison.Ordinal)))
             .Select(number => (long)number);
 }
