@@ -22,6 +22,9 @@ public sealed class Db(DbConnectionFactory factory, IWriteTurns writer, Shutdown
     private List<Func<Db, DbConnection, Task>>? beforeFirstWrite;
     private bool committedBefore;
 
+    /// <summary>This process, as the holder of the leases it takes.</summary>
+    public string Instance => factory.Instance;
+
     /// <summary>The open write transaction of a turn; null outside one.</summary>
     public DbTransaction? Transaction => turn?.Transaction;
 

@@ -22,6 +22,9 @@ public abstract class DbConnectionFactory(string connectionString)
 
     public string ConnectionString { get; } = connectionString;
 
+    /// <summary>This process, as the holder of the leases it takes (on Idempotency-Keys, on webhook deliveries).</summary>
+    public string Instance { get; } = Kernel.Ids.New("instance");
+
     /// <summary>What the connection string points at, for messages; never the string itself (it may hold a password).</summary>
     public abstract string DataSource { get; }
 

@@ -124,7 +124,7 @@ public sealed partial class IdempotencyFilter(
             return InProgress(http);
         }
 
-        var lease = new Lease(claim, inFlight.Instance);
+        var lease = new Lease(claim, db.Instance);
         try
         {
             return await RunOnceAsync(context, next, claim, lease);
@@ -439,9 +439,6 @@ public sealed class IdempotencyClaimLostException() : Exception("The Idempotency
 /// </summary>
 public sealed class IdempotencyInFlight
 {
-    /// <summary>This process, as the holder of the leases its requests take.</summary>
-    public string Instance { get; } = Ids.New("instance");
-
     private readonly ConcurrentDictionary<(string, string), byte> running = new();
 
     public bool TryEnter(string apiKeyId, string key) => running.TryAdd((apiKeyId, key), 0);
@@ -478,31 +475,12 @@ public static class IdempotencyRegistration
                 "Idempotency:PurgeInterval must be between 00:00:00.010 and 1.00:00:00, e.g. 00:15:00 (a bare number means days).")
             .ValidateOnStart();
         services.AddSingleton<IdempotencyInFlight>();
+        services.AddLeftoverLeases("UPDATE idempotency_keys SET locked_by = NULL, locked_until = NULL WHERE locked_until IS NOT NULL");
         services.AddScoped<IdempotencyFilter>();
         services.AddScoped<RequestIdempotency>();
         services.AddSingleton<IdempotencyPurger>();
         services.AddHostedService(provider => provider.GetRequiredService<IdempotencyPurger>());
         return services;
-    }
-
-    /// <summary>
-    /// On SQLite, one instance owns the database file: leases left by an earlier run of it (killed mid-request) can be
-    /// held by no one, and are released at start, so that a retry continues at once. On PostgreSQL another instance may
-    /// hold them: they run out by themselves.
-    /// </summary>
-    public static async Task ReleaseLeftoverLeasesAsync(this IServiceProvider services)
-    {
-        if (services.GetRequiredService<DbConnectionFactory>().Provider != DatabaseProvider.Sqlite)
-        {
-            return;
-        }
-
-        await using var scope = services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<Db>();
-        await db.BeginAsync(CancellationToken.None);
-        await (await db.OpenAsync(CancellationToken.None)).ExecuteAsync(db.Command(
-            "UPDATE idempotency_keys SET locked_by = NULL, locked_until = NULL WHERE locked_until IS NOT NULL", null, CancellationToken.None));
-        await db.CommitAsync(CancellationToken.None);
     }
 
     /// <summary>Every POST of the group honours <c>Idempotency-Key</c>.</summary>
