@@ -49,8 +49,6 @@ try
         .AddWebhooks(builder.Configuration)
         .AddApiReference();
 
-    builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
-
     var app = builder.Build();
 
     // Checked before the host starts, so that a bad setting is the one line below, not the host's error log with a stack
@@ -59,6 +57,7 @@ try
     app.Services.GetRequiredService<IStartupValidator>().Validate();
     app.Services.GetRequiredService<Polly.ResiliencePipeline>();
     await app.Services.MigrateDatabaseAsync();
+    await app.Services.ReleaseLeftoverLeasesAsync();
     // Created now, so that its deadline counts from the stop signal even if no request ever wrote.
     app.Services.GetRequiredService<ShutdownDrain>();
 

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using PaymentSlices.Api.Database;
 using PaymentSlices.Api.Kernel;
 
 namespace PaymentSlices.Tests;

@@ -3,17 +3,12 @@ using System.Text;
 using Dapper;
 using Microsoft.Data.Sqlite;
 using Npgsql;
+using PaymentSlices.Api.Database;
 
 namespace PaymentSlices.Tests;
 
-/// <summary>The database the service runs on in a test project: the PostgreSQL project compiles with <c>POSTGRESQL</c>.</summary>
-public enum DatabaseProvider
-{
-    Sqlite,
-    PostgreSql,
-}
-
 /// <summary>The test project's databases, of its provider: made, opened, broken and dropped the same way from every test.</summary>
+/// <remarks>The PostgreSQL test project compiles the same sources with <c>POSTGRESQL</c> defined.</remarks>
 public static class TestDatabase
 {
 #if POSTGRESQL

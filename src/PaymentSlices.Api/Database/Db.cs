@@ -1,57 +1,29 @@
 using System.Data.Common;
+using System.Security.Cryptography;
+using System.Text;
 using Dapper;
-using Microsoft.Data.Sqlite;
 using PaymentSlices.Api.Pipeline;
 
 namespace PaymentSlices.Api.Database;
 
-/// <summary>Opens SQLite connections with the settings every connection needs.</summary>
-public sealed class DbConnectionFactory(string connectionString)
-{
-    // synchronous=FULL: an acknowledged payment survives power loss (WAL's default NORMAL may lose the
-    // last commits). foreign_keys and busy_timeout are per connection in SQLite, so they are set on each.
-    private const string ConnectionPragmas = "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;";
-
-    public string ConnectionString { get; } = connectionString;
-
-    /// <summary>The database file, for messages; the connection string itself may hold a password.</summary>
-    public string DataSource { get; } = new SqliteConnectionStringBuilder(connectionString).DataSource;
-
-    public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(ConnectionString);
-        await connection.OpenAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition(ConnectionPragmas, cancellationToken: cancellationToken));
-        return connection;
-    }
-
-    /// <summary>
-    /// A connection for reads only: no PRAGMAs. A reader needs neither foreign_keys nor synchronous (both concern
-    /// writes), and in WAL a reader waits for no lock; in the rare case SQLite still says busy (WAL recovery),
-    /// Microsoft.Data.Sqlite retries the statement itself until the command timeout (30 s), busy_timeout or not.
-    /// </summary>
-    public async Task<DbConnection> OpenReadAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(ConnectionString);
-        await connection.OpenAsync(cancellationToken);
-        return connection;
-    }
-}
-
 /// <summary>
-/// The request's database session. Queries use a read connection of their own (WAL: readers never wait for the
-/// writer). Writes happen in turns of the <see cref="GroupCommit"/>: between <see cref="BeginAsync(CancellationToken)"/>
+/// The request's database session. Queries use a read connection of their own (SQLite's WAL and PostgreSQL's MVCC:
+/// readers never wait for the writer). Writes happen in turns (<see cref="IWriteTurns"/>: SQLite's group commit, or a
+/// pooled PostgreSQL transaction per turn): between <see cref="BeginAsync(CancellationToken)"/>
 /// and <see cref="CommitAsync"/> the session writes into the shared batch transaction, and <see cref="CommitAsync"/>
 /// returns once the batch is durable. A request may take several turns (a charge takes two, with the processor
 /// called between them and no turn held).
 /// </summary>
-public sealed class Db(DbConnectionFactory factory, GroupCommit writer, ShutdownDrain drain) : IAsyncDisposable
+public sealed class Db(DbConnectionFactory factory, IWriteTurns writer, ShutdownDrain drain) : IAsyncDisposable
 {
     private DbConnection? readConnection;
     private WriteTurn? turn;
     private List<Action>? onCommitted;
     private List<Func<Db, DbConnection, Task>>? beforeFirstWrite;
     private bool committedBefore;
+
+    /// <summary>This process, as the holder of the leases it takes.</summary>
+    public string Instance => factory.Instance;
 
     /// <summary>The open write transaction of a turn; null outside one.</summary>
     public DbTransaction? Transaction => turn?.Transaction;
@@ -133,6 +105,23 @@ public sealed class Db(DbConnectionFactory factory, GroupCommit writer, Shutdown
         {
             action();
         }
+    }
+
+    /// <summary>
+    /// Takes the lock named <paramref name="name"/> for the rest of the open turn when no other instance holds it (a
+    /// background job that must run on one instance at a time); false when another holds it. On SQLite every turn already
+    /// excludes every other writer of the file, so it is always taken.
+    /// </summary>
+    public async Task<bool> TryLockAsync(string name, CancellationToken cancellationToken)
+    {
+        var current = turn ?? throw new InvalidOperationException("No write turn is open.");
+        if (factory.Provider == DatabaseProvider.Sqlite)
+        {
+            return true;
+        }
+
+        var key = BitConverter.ToInt64(SHA256.HashData(Encoding.UTF8.GetBytes(name)), 0);
+        return await current.Connection.ExecuteScalarAsync<bool>(Command("SELECT pg_try_advisory_xact_lock(@Key)", new { Key = key }, cancellationToken));
     }
 
     /// <summary>Runs <paramref name="action"/> once the open turn's writes are durable; never if they roll back.</summary>

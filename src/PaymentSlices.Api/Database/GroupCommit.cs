@@ -18,7 +18,7 @@ namespace PaymentSlices.Api.Database;
 /// busy-sleep: there is one writing connection. WAL checkpoints (copying the log into the database file, with its
 /// own fsync) run on a thread of their own, so that a batch's commit never carries one.
 /// </remarks>
-public sealed partial class GroupCommit : IDisposable
+public sealed partial class GroupCommit : IWriteTurns, IDisposable
 {
     public const int MaxBatch = 256;
 
@@ -27,7 +27,7 @@ public sealed partial class GroupCommit : IDisposable
     /// <summary>Commits between two checkpoints (SQLite's own default is one per 1,000 pages, inside a commit).</summary>
     private const int CheckpointEvery = 100;
 
-    private readonly ConcurrentQueue<WriteTurn> queue = new();
+    private readonly ConcurrentQueue<SqliteWriteTurn> queue = new();
     private readonly SemaphoreSlim queued = new(0);
     private readonly SemaphoreSlim checkpointDue = new(0, 1);
     private readonly CancellationTokenSource stopping = new();
@@ -50,6 +50,7 @@ public sealed partial class GroupCommit : IDisposable
 
     private long commits;
     private long committedTurns;
+    private int disposed;
 
     /// <summary>
     /// Queues for a turn. The task completes, on the writer thread, when the turn begins; it fails with
@@ -58,7 +59,7 @@ public sealed partial class GroupCommit : IDisposable
     public Task<WriteTurn> EnterAsync(CancellationToken refused)
     {
         EnsureStarted();
-        var turn = new WriteTurn(refused);
+        var turn = new SqliteWriteTurn(refused);
         queue.Enqueue(turn);
         queued.Release();
         return turn.Started;
@@ -90,7 +91,7 @@ public sealed partial class GroupCommit : IDisposable
     private void Run()
     {
         SqliteConnection? connection = null;
-        var batch = new List<WriteTurn>(MaxBatch);
+        var batch = new List<SqliteWriteTurn>(MaxBatch);
         while (!stopping.IsCancellationRequested)
         {
             try
@@ -194,7 +195,7 @@ public sealed partial class GroupCommit : IDisposable
     }
 
     /// <summary>One writer's turn under a savepoint; it stays in <paramref name="batch"/> when its writes are kept.</summary>
-    private static void RunTurn(SqliteTransaction transaction, WriteTurn turn, List<WriteTurn> batch)
+    private static void RunTurn(SqliteTransaction transaction, SqliteWriteTurn turn, List<SqliteWriteTurn> batch)
     {
         if (!turn.TryBegin())
         {
@@ -218,6 +219,12 @@ public sealed partial class GroupCommit : IDisposable
 
     public void Dispose()
     {
+        // Registered both as itself and as IWriteTurns: the container disposes it once for each.
+        if (Interlocked.Exchange(ref disposed, 1) == 1)
+        {
+            return;
+        }
+
         stopping.Cancel();
         writer?.Join(TimeSpan.FromSeconds(10));
         checkpointer?.Join(TimeSpan.FromSeconds(10));
@@ -234,7 +241,7 @@ public sealed partial class GroupCommit : IDisposable
 }
 
 /// <summary>One writer's place in a batch: begun by the writer thread, ended by the writer's code.</summary>
-public sealed class WriteTurn
+internal sealed class SqliteWriteTurn : WriteTurn
 {
     private const int Waiting = 0, Begun = 1, Refused = 2;
 
@@ -242,9 +249,10 @@ public sealed class WriteTurn
     private readonly TaskCompletionSource<WriteTurn> started = new();
     private readonly TaskCompletionSource<bool> ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenRegistration refusal;
+    private SqliteTransaction? transaction;
     private int state;
 
-    internal WriteTurn(CancellationToken refused)
+    internal SqliteWriteTurn(CancellationToken refused)
     {
         if (refused.CanBeCanceled)
         {
@@ -264,9 +272,7 @@ public sealed class WriteTurn
     internal TaskCompletionSource Durable { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>The batch's transaction, while the turn lasts.</summary>
-    public SqliteTransaction Transaction { get; private set; } = null!;
-
-    public DbConnection Connection => Transaction.Connection!;
+    public override DbTransaction Transaction => transaction!;
 
     internal bool TryBegin()
     {
@@ -275,9 +281,9 @@ public sealed class WriteTurn
         return begun;
     }
 
-    internal void Give(SqliteTransaction transaction)
+    internal void Give(SqliteTransaction batchTransaction)
     {
-        Transaction = transaction;
+        transaction = batchTransaction;
         started.SetResult(this);
     }
 
@@ -287,9 +293,9 @@ public sealed class WriteTurn
     }
 
     /// <summary>Ends the turn: its writes stay in the batch (<paramref name="keep"/>) or are rolled back to its savepoint.</summary>
-    public Task EndAsync(bool keep)
+    public override Task EndAsync(bool keep)
     {
-        Transaction = null!;
+        transaction = null;
         ended.SetResult(keep);
         return Durable.Task;
     }

@@ -1,20 +1,27 @@
+using System.Data.Common;
 using System.Globalization;
 using System.Reflection;
 using Dapper;
 using Microsoft.Data.Sqlite;
+using Npgsql;
 using PaymentSlices.Api.Pipeline;
 
 namespace PaymentSlices.Api.Database;
 
 /// <summary>
-/// Applies the numbered migrations (<c>Migrations/0001_*.sql</c>, embedded) that the database has not
-/// recorded in <c>schema_migrations</c>, each in its own transaction, at start-up.
+/// Applies the provider's numbered migrations (<c>Migrations/Sqlite/0001_*.sql</c>, <c>Migrations/PostgreSql/0006_*.sql</c>,
+/// embedded) that the database has not recorded in <c>schema_migrations</c>, each in its own transaction, at start-up. On
+/// PostgreSQL each transaction first takes an advisory lock, so that instances starting at once apply each migration once:
+/// the second waits, then finds it recorded.
 /// </summary>
 public sealed partial class Migrator(DbConnectionFactory factory, TimeProvider clock, ILogger<Migrator> logger)
 {
+    // Any constant: the lock only has to be the same number in every instance of this service.
+    private const long MigrationLock = 0x5061796d656e7453; // "PaymentS"
+
     private const string CreateLedger = """
         CREATE TABLE IF NOT EXISTS schema_migrations (
-            version    INTEGER PRIMARY KEY,
+            version    BIGINT PRIMARY KEY,
             name       TEXT NOT NULL,
             applied_at TEXT NOT NULL
         )
@@ -23,13 +30,21 @@ public sealed partial class Migrator(DbConnectionFactory factory, TimeProvider c
     public async Task MigrateAsync(CancellationToken cancellationToken)
     {
         await using var connection = await factory.OpenAsync(cancellationToken);
-        // WAL lets readers run while the one writer writes; the setting is kept in the database file.
-        await connection.ExecuteAsync(new CommandDefinition("PRAGMA journal_mode = WAL;", cancellationToken: cancellationToken));
-        await connection.ExecuteAsync(new CommandDefinition(CreateLedger, cancellationToken: cancellationToken));
-
-        foreach (var (version, name, sql) in Migrations())
+        if (factory.Provider == DatabaseProvider.Sqlite)
         {
-            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            // WAL lets readers run while the one writer writes; the setting is kept in the database file.
+            await connection.ExecuteAsync(new CommandDefinition("PRAGMA journal_mode = WAL;", cancellationToken: cancellationToken));
+        }
+
+        await using (var transaction = await BeginLockedAsync(connection, cancellationToken))
+        {
+            await connection.ExecuteAsync(new CommandDefinition(CreateLedger, transaction: transaction, cancellationToken: cancellationToken));
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        foreach (var (version, name, sql) in Migrations(factory.Provider))
+        {
+            await using var transaction = await BeginLockedAsync(connection, cancellationToken);
             var applied = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
                 "SELECT COUNT(*) FROM schema_migrations WHERE version = @version", new { version }, transaction, cancellationToken: cancellationToken));
             if (applied > 0)
@@ -46,16 +61,32 @@ public sealed partial class Migrator(DbConnectionFactory factory, TimeProvider c
         }
     }
 
-    /// <summary>The highest migration this build embeds: the schema version of a database it has migrated.</summary>
-    public static int LatestVersion { get; } = Migrations().Last().Version;
+    /// <summary>A transaction that holds the migration lock until it ends (PostgreSQL; SQLite's file has one writer).</summary>
+    private async Task<DbTransaction> BeginLockedAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        if (factory.Provider == DatabaseProvider.PostgreSql)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                "SELECT pg_advisory_xact_lock(@MigrationLock)", new { MigrationLock }, transaction, cancellationToken: cancellationToken));
+        }
+
+        return transaction;
+    }
+
+    /// <summary>
+    /// The highest migration this build embeds: the schema version of a database it has migrated. Both providers' sets
+    /// end at the same version (a test holds them to it).
+    /// </summary>
+    public static int LatestVersion { get; } = Migrations(DatabaseProvider.Sqlite).Last().Version;
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Applied migration {Version} {Name}")]
     private static partial void LogApplied(ILogger logger, int version, string name);
 
-    private static IEnumerable<(int Version, string Name, string Sql)> Migrations()
+    public static IEnumerable<(int Version, string Name, string Sql)> Migrations(DatabaseProvider provider)
     {
         var assembly = Assembly.GetExecutingAssembly();
-        const string prefix = "PaymentSlices.Api.Database.Migrations.";
+        var prefix = $"PaymentSlices.Api.Database.Migrations.{provider}.";
         return assembly.GetManifestResourceNames()
             .Where(resource => resource.StartsWith(prefix, StringComparison.Ordinal) && resource.EndsWith(".sql", StringComparison.Ordinal))
             .Select(resource =>
@@ -72,13 +103,25 @@ public static class DatabaseRegistration
 {
     public const string ConnectionStringName = "PaymentSlices";
 
+    public const string ProviderSetting = "Database:Provider";
+
     public static IServiceCollection AddDatabase(this IServiceCollection services, IConfiguration configuration)
     {
-        var connectionString = CheckedConnectionString(configuration);
-
         TimestampHandler.Register();
-        services.AddSingleton(new DbConnectionFactory(connectionString));
-        services.AddSingleton<GroupCommit>();
+        if (CheckedProvider(configuration) == DatabaseProvider.PostgreSql)
+        {
+            services.AddSingleton<DbConnectionFactory>(new PostgresConnectionFactory(CheckedPostgresConnectionString(configuration)));
+            services.AddSingleton<IWriteTurns, PostgresWriteTurns>();
+            services.AddHealthChecks().AddCheck<PostgresHealthCheck>("database", tags: ["ready"]);
+        }
+        else
+        {
+            services.AddSingleton<DbConnectionFactory>(new SqliteConnectionFactory(CheckedSqliteConnectionString(configuration)));
+            services.AddSingleton<GroupCommit>();
+            services.AddSingleton<IWriteTurns>(provider => provider.GetRequiredService<GroupCommit>());
+            services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        }
+
         services.AddSingleton<Migrator>();
         services.AddScoped<Db>();
         return services;
@@ -86,8 +129,46 @@ public static class DatabaseRegistration
 
     private const string Setting = $"ConnectionStrings:{ConnectionStringName} (environment ConnectionStrings__{ConnectionStringName})";
 
+    private static DatabaseProvider CheckedProvider(IConfiguration configuration)
+    {
+        var value = configuration[ProviderSetting];
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return DatabaseProvider.Sqlite;
+        }
+
+        return Enum.TryParse<DatabaseProvider>(value, ignoreCase: true, out var provider) && Enum.IsDefined(provider)
+            ? provider
+            : throw new InvalidConfigurationException(
+                $"{ProviderSetting} (environment Database__Provider) is '{value}'; it must be Sqlite (the default) or PostgreSql.");
+    }
+
+    private static string CheckedPostgresConnectionString(IConfiguration configuration)
+    {
+        var connectionString = configuration.GetConnectionString(ConnectionStringName);
+        const string example = "'Host=db;Port=5432;Database=paymentslices;Username=paymentslices;Password=...'";
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            throw new InvalidConfigurationException($"{Setting} is not set; with {ProviderSetting}=PostgreSql set it to e.g. {example}.");
+        }
+
+        NpgsqlConnectionStringBuilder parsed;
+        try
+        {
+            parsed = new NpgsqlConnectionStringBuilder(connectionString);
+        }
+        catch (Exception error) when (error is ArgumentException or FormatException or InvalidOperationException or KeyNotFoundException)
+        {
+            throw new InvalidConfigurationException($"{Setting} is not a valid PostgreSQL (Npgsql) connection string: {error.Message}");
+        }
+
+        return string.IsNullOrWhiteSpace(parsed.Host)
+            ? throw new InvalidConfigurationException($"{Setting} has no Host; with {ProviderSetting}=PostgreSql set it to e.g. {example}.")
+            : connectionString;
+    }
+
     /// <summary>The connection string, or a start-up error naming the setting: unset, unparsable, or a file in a folder that does not exist.</summary>
-    private static string CheckedConnectionString(IConfiguration configuration)
+    private static string CheckedSqliteConnectionString(IConfiguration configuration)
     {
         var connectionString = configuration.GetConnectionString(ConnectionStringName);
         if (string.IsNullOrWhiteSpace(connectionString))
@@ -139,6 +220,13 @@ public static class DatabaseRegistration
             throw new InvalidConfigurationException(
                 $"{Setting}: the database '{services.GetRequiredService<DbConnectionFactory>().DataSource}' cannot be opened for writing ({error.Message}). " +
                 "Check the path and that the service's user may write the folder.", error);
+        }
+        catch (NpgsqlException error) when (error is not PostgresException || ((PostgresException)error).SqlState is "3D000" or "28P01" or "28000" or "42501")
+        {
+            // Unreachable, no such database, a wrong password or role, no right to create tables: the operator's to fix.
+            throw new InvalidConfigurationException(
+                $"{Setting}: PostgreSQL '{services.GetRequiredService<DbConnectionFactory>().DataSource}' cannot be migrated ({error.Message}). " +
+                "Check the host, the database (it must exist), the user and its password.", error);
         }
     }
 }

@@ -4,7 +4,8 @@ namespace PaymentSlices.Api.Database;
 
 /// <summary>
 /// A background job that runs every <see cref="Interval"/> inside one write transaction (queued with the
-/// requests' writes). A failed run is logged and the next tick tries again.
+/// requests' writes), on one instance at a time: a run that finds another instance's run under way does nothing. A
+/// failed run is logged and the next tick tries again.
 /// </summary>
 public abstract partial class PeriodicWriteJob(IServiceScopeFactory scopes, ILogger logger) : BackgroundService
 {
@@ -19,6 +20,12 @@ public abstract partial class PeriodicWriteJob(IServiceScopeFactory scopes, ILog
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<Db>();
         await db.BeginAsync(cancellationToken);
+        if (!await db.TryLockAsync(GetType().Name, cancellationToken))
+        {
+            await db.EndAsync();
+            return 0;
+        }
+
         var changed = await RunAsync(scope.ServiceProvider, db, await db.OpenAsync(cancellationToken), cancellationToken);
         await db.CommitAsync(cancellationToken);
         return changed;

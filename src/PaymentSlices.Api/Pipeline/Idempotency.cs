@@ -21,6 +21,13 @@ public sealed class IdempotencyOptions
     /// <summary>How long a key replays its first response; after that it runs as new. 24 hours by default.</summary>
     public TimeSpan Retention { get; set; } = TimeSpan.FromHours(24);
 
+    /// <summary>
+    /// How long a key whose request is running stays leased to its instance when that instance dies: a repeat is 409
+    /// until then, and continues the request after. Longer than a request can run (the processor's attempts and
+    /// retries: 4 x 10 s by default). A request that ends releases its lease at once.
+    /// </summary>
+    public TimeSpan Lease { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>How often expired keys are deleted.</summary>
     public TimeSpan PurgeInterval { get; set; } = TimeSpan.FromMinutes(15);
 }
@@ -42,7 +49,7 @@ public sealed class IdempotencyOptions
 /// </remarks>
 public sealed partial class IdempotencyFilter(
     Db db, IdempotencyInFlight inFlight, RequestIdempotency current, IOptions<IdempotencyOptions> options, TimeProvider clock,
-    IProblemDetailsService problems)
+    IProblemDetailsService problems, ILogger<IdempotencyFilter> logger)
     : IEndpointFilter
 {
     public const string Header = "Idempotency-Key";
@@ -50,23 +57,39 @@ public sealed partial class IdempotencyFilter(
 
     // Claims the key in one statement: a new key, or one whose retention has run out, becomes this
     // request's; a live one is left alone (0 rows). No read-then-insert window, on SQLite or PostgreSQL.
+    // The claim leases the key to this instance (see IdempotencyOptions.Lease).
     private const string Claim = """
-        INSERT INTO idempotency_keys (api_key_id, idempotency_key, fingerprint, method, path, created_at, expires_at)
-        VALUES (@ApiKeyId, @Key, @Fingerprint, @Method, @Path, @Now, @ExpiresAt)
+        INSERT INTO idempotency_keys (api_key_id, idempotency_key, fingerprint, method, path, created_at, expires_at, locked_by, locked_until)
+        VALUES (@ApiKeyId, @Key, @Fingerprint, @Method, @Path, @Now, @ExpiresAt, @Instance, @LockedUntil)
         ON CONFLICT (api_key_id, idempotency_key) DO UPDATE SET
             fingerprint = excluded.fingerprint, method = excluded.method, path = excluded.path,
             status_code = NULL, content_type = NULL, location = NULL, response_body = NULL,
-            created_at = excluded.created_at, expires_at = excluded.expires_at
+            created_at = excluded.created_at, expires_at = excluded.expires_at,
+            locked_by = excluded.locked_by, locked_until = excluded.locked_until
         WHERE idempotency_keys.expires_at <= @Now
         """;
 
+    // A key claimed by a request that ended without an answer to keep: leased to this request, unless another holds it.
+    private const string TakeOver = """
+        UPDATE idempotency_keys SET locked_by = @Instance, locked_until = @LockedUntil
+        WHERE api_key_id = @ApiKeyId AND idempotency_key = @Key AND status_code IS NULL AND fingerprint = @Fingerprint
+          AND (locked_until IS NULL OR locked_until <= @Now)
+        """;
+
+    // A request that ends without an answer to keep (an exception after its first turn committed) frees its key at once.
+    private const string Unlock = """
+        UPDATE idempotency_keys SET locked_by = NULL, locked_until = NULL
+        WHERE api_key_id = @ApiKeyId AND idempotency_key = @Key AND status_code IS NULL AND locked_by = @Instance
+        """;
+
     private const string SelectStored = """
-        SELECT fingerprint, status_code, content_type, location, response_body, expires_at
+        SELECT fingerprint, status_code, content_type, location, response_body, expires_at, locked_until
         FROM idempotency_keys WHERE api_key_id = @ApiKeyId AND idempotency_key = @Key
         """;
 
     private const string Store = """
-        UPDATE idempotency_keys SET status_code = @StatusCode, content_type = @ContentType, location = @Location, response_body = @ResponseBody
+        UPDATE idempotency_keys SET status_code = @StatusCode, content_type = @ContentType, location = @Location, response_body = @ResponseBody,
+            locked_by = NULL, locked_until = NULL
         WHERE api_key_id = @ApiKeyId AND idempotency_key = @Key
         """;
 
@@ -101,9 +124,10 @@ public sealed partial class IdempotencyFilter(
             return InProgress(http);
         }
 
+        var lease = new Lease(claim, db.Instance);
         try
         {
-            return await RunOnceAsync(context, next, claim);
+            return await RunOnceAsync(context, next, claim, lease);
         }
         catch (IdempotencyClaimLostException)
         {
@@ -112,14 +136,40 @@ public sealed partial class IdempotencyFilter(
         finally
         {
             await db.EndAsync();
+            if (lease.Held)
+            {
+                await UnlockAsync(lease);
+            }
+
             inFlight.Exit(claim.ApiKeyId, key);
         }
     }
 
-    private async Task<object?> RunOnceAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next, KeyClaim claim)
+    /// <summary>Frees the key of a request that ended with its lease committed and no answer stored, for a retry to continue.</summary>
+    private async Task UnlockAsync(Lease lease)
+    {
+        try
+        {
+            await db.BeginAsync(CancellationToken.None);
+            await (await db.OpenAsync(CancellationToken.None)).ExecuteAsync(db.Command(Unlock, lease, CancellationToken.None));
+            await db.CommitAsync(CancellationToken.None);
+        }
+        catch (Exception error) when (error is System.Data.Common.DbException or DbWriteFailedException)
+        {
+            await db.EndAsync();
+            LogUnlockFailed(logger, error); // the lease runs out by itself
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "An Idempotency-Key's lease could not be released; it runs out by itself")]
+    private static partial void LogUnlockFailed(ILogger logger, Exception exception);
+
+    private async Task<object?> RunOnceAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next, KeyClaim claim, Lease lease)
     {
         var http = context.HttpContext;
         var now = clock.Now();
+        lease.Now = now;
+        lease.LockedUntil = now + options.Value.Lease;
         var connection = await db.OpenAsync(CancellationToken.None);
         var stored = await connection.QuerySingleOrDefaultAsync<StoredResponse>(db.Command(SelectStored, claim, CancellationToken.None));
         if (stored is not null && stored.ExpiresAt > now)
@@ -135,17 +185,37 @@ public sealed partial class IdempotencyFilter(
                 return new Replay(stored);
             }
 
-            // Claimed by a request that ended without an answer to keep: this one continues it, under the same claim.
+            // Claimed by a request that ended without an answer to keep: this one continues it, under the same claim, once
+            // it holds the key's lease (committed before anything else happens, so that no other instance continues it too).
+            if (stored.LockedUntil > now)
+            {
+                return InProgress(http);
+            }
+
+            await db.BeginRequestAsync(CancellationToken.None);
+            if (await (await db.OpenAsync(CancellationToken.None)).ExecuteAsync(db.Command(TakeOver, lease, CancellationToken.None)) == 0)
+            {
+                return InProgress(http); // another request took it, or answered it, since our read
+            }
+
+            db.OnCommitted(() => lease.Held = true);
+            await db.CommitAsync(CancellationToken.None);
         }
         else
         {
-            var parameters = new { claim.ApiKeyId, claim.Key, claim.Fingerprint, claim.Method, claim.Path, Now = now, ExpiresAt = now + options.Value.Retention };
+            var parameters = new
+            {
+                claim.ApiKeyId, claim.Key, claim.Fingerprint, claim.Method, claim.Path, Now = now, ExpiresAt = now + options.Value.Retention,
+                lease.Instance, lease.LockedUntil,
+            };
             db.BeforeFirstWrite(async (session, writer) =>
             {
                 if (await writer.ExecuteAsync(session.Command(Claim, parameters, CancellationToken.None)) == 0)
                 {
                     throw new IdempotencyClaimLostException(); // another instance claimed it since our read
                 }
+
+                session.OnCommitted(() => lease.Held = true);
             });
         }
 
@@ -181,6 +251,7 @@ public sealed partial class IdempotencyFilter(
         }
 
         await db.CommitAsync(CancellationToken.None);
+        lease.Held = false; // stored or released with the answer
         return new Replay(response, replayed: false);
     }
 
@@ -244,6 +315,24 @@ public sealed partial class IdempotencyFilter(
 
     private sealed record KeyClaim(string ApiKeyId, string Key, string Fingerprint, string Method, string Path);
 
+    /// <summary>This request's lease on its key; <see cref="Held"/> once a turn that took it has committed.</summary>
+    private sealed class Lease(KeyClaim claim, string instance)
+    {
+        public string ApiKeyId => claim.ApiKeyId;
+
+        public string Key => claim.Key;
+
+        public string Fingerprint => claim.Fingerprint;
+
+        public string Instance => instance;
+
+        public DateTimeOffset Now { get; set; }
+
+        public DateTimeOffset LockedUntil { get; set; }
+
+        public bool Held { get; set; }
+    }
+
     private sealed class StoredResponse
     {
         public string Fingerprint { get; init; } = "";
@@ -252,6 +341,8 @@ public sealed partial class IdempotencyFilter(
         public string? Location { get; init; }
         public byte[] ResponseBody { get; init; } = [];
         public DateTimeOffset ExpiresAt { get; init; }
+
+        public DateTimeOffset? LockedUntil { get; init; }
 
         public byte[] Body => ResponseBody;
     }
@@ -342,7 +433,10 @@ public sealed class RequestIdempotency
 /// <summary>The key was claimed by another instance between this request's read of it and its claim: 409, retry.</summary>
 public sealed class IdempotencyClaimLostException() : Exception("The Idempotency-Key was claimed by another request.");
 
-/// <summary>The keys whose first request is running in this process: a second one answers 409 at once.</summary>
+/// <summary>
+/// The keys whose first request is running in this process: a second one answers 409 at once, without asking the
+/// database. Across instances, the key's lease in the database does the same (<see cref="IdempotencyOptions.Lease"/>).
+/// </summary>
 public sealed class IdempotencyInFlight
 {
     private readonly ConcurrentDictionary<(string, string), byte> running = new();
@@ -375,10 +469,13 @@ public static class IdempotencyRegistration
             .Bind(configuration.GetSection(IdempotencyOptions.Section))
             .Validate(o => o.Retention > TimeSpan.Zero && o.Retention <= TimeSpan.FromDays(30),
                 "Idempotency:Retention must be between 00:00:00 and 30.00:00:00, e.g. 1.00:00:00 for 24 hours (a bare number means days).")
+            .Validate(o => o.Lease >= TimeSpan.FromSeconds(1) && o.Lease <= TimeSpan.FromHours(1),
+                "Idempotency:Lease must be between 00:00:01 and 01:00:00, e.g. 00:01:00 (a bare number means days).")
             .Validate(o => o.PurgeInterval >= TimeSpan.FromMilliseconds(10) && o.PurgeInterval <= TimeSpan.FromDays(1),
                 "Idempotency:PurgeInterval must be between 00:00:00.010 and 1.00:00:00, e.g. 00:15:00 (a bare number means days).")
             .ValidateOnStart();
         services.AddSingleton<IdempotencyInFlight>();
+        services.AddLeftoverLeases("UPDATE idempotency_keys SET locked_by = NULL, locked_until = NULL WHERE locked_until IS NOT NULL");
         services.AddScoped<IdempotencyFilter>();
         services.AddScoped<RequestIdempotency>();
         services.AddSingleton<IdempotencyPurger>();

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text;
-using System.Text.Json;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Polly;
@@ -32,6 +31,7 @@ public sealed partial class WebhookDispatcher(
         SELECT d.id, d.event_id, d.endpoint, d.generation, d.rounds, d.retry_until
         FROM event_deliveries d
         WHERE d.endpoint = @Endpoint AND d.status = 'pending' AND d.next_attempt_at <= @Now
+          AND (d.leased_until IS NULL OR d.leased_until <= @Now OR d.leased_by = @Instance)
           AND NOT EXISTS (
               SELECT 1 FROM event_deliveries p
               WHERE p.endpoint = d.endpoint AND p.status = 'pending' AND p.subject = d.subject AND p.seq < d.seq)
@@ -39,12 +39,29 @@ public sealed partial class WebhookDispatcher(
         LIMIT @Limit
         """;
 
+    // The deliveries this dispatcher is about to send, leased to it: a concurrent dispatcher's UPDATE of the same rows
+    // waits for this one's commit (PostgreSQL) or its turn (SQLite), then finds the lease taken and skips them. Its own
+    // leases (a delivery whose outcome could not be recorded) are its in-memory state's to manage: in flight, cooling down.
+    private const string Lease = """
+        UPDATE event_deliveries SET leased_by = @Instance, leased_until = @LeasedUntil
+        WHERE id IN @Ids AND status = 'pending' AND (leased_until IS NULL OR leased_until <= @Now OR leased_by = @Instance)
+        RETURNING id
+        """;
+
+    /// <summary>A dispatcher's leases left by an earlier run of a single-instance service (see <see cref="LeftoverLeases"/>).</summary>
+    public const string ReleaseLeftoverLeases = "UPDATE event_deliveries SET leased_by = NULL, leased_until = NULL WHERE leased_by IS NOT NULL";
+
     private const string SelectEvents = "SELECT id, type, payload FROM events WHERE id IN @Ids";
 
     // Deliveries left pending for endpoints that are no longer configured (read at start; settings do not change later).
     private const string SelectOrphans = """
         SELECT id, event_id, endpoint, generation, retry_until FROM event_deliveries
-        WHERE status = 'pending' AND endpoint NOT IN (SELECT value FROM json_each(@Configured))
+        WHERE status = 'pending' AND endpoint NOT IN @Configured
+        """;
+
+    private const string FailOrphan = """
+        UPDATE event_deliveries SET status = 'failed', attempt_count = attempt_count + 1, next_attempt_at = NULL
+        WHERE id = @Id AND generation = @Generation AND status = 'pending'
         """;
 
     private const string InsertAttempt = """
@@ -52,12 +69,18 @@ public sealed partial class WebhookDispatcher(
         VALUES (@EventId, @Endpoint, @AttemptedAt, @StatusCode, @Error, @DurationMs)
         """;
 
-    // Guarded by the generation read before sending: a redelivery asked for meanwhile is not undone.
+    // Guarded by the generation read before sending (a redelivery asked for meanwhile is not undone) and by the lease (a
+    // dispatcher whose lease ran out and was taken by another leaves the outcome to that one).
     private const string UpdateDelivery = """
         UPDATE event_deliveries SET
             status = @Status, attempt_count = attempt_count + @Attempts, rounds = rounds + @Rounds,
-            next_attempt_at = @NextAttemptAt, retry_until = @RetryUntil, delivered_at = COALESCE(@DeliveredAt, delivered_at)
-        WHERE id = @Id AND generation = @Generation
+            next_attempt_at = @NextAttemptAt, retry_until = @RetryUntil, delivered_at = COALESCE(@DeliveredAt, delivered_at),
+            leased_by = NULL, leased_until = NULL
+        WHERE id = @Id AND generation = @Generation AND leased_by = @Instance
+        """;
+
+    private const string ReleaseLease = """
+        UPDATE event_deliveries SET leased_by = NULL, leased_until = NULL WHERE id = @Id AND leased_by = @Instance
         """;
 
     // Failed if an endpoint configured now failed it, or it reached none; a failure at an endpoint since removed from the
@@ -66,7 +89,7 @@ public sealed partial class WebhookDispatcher(
         UPDATE events SET status = CASE
             WHEN EXISTS (SELECT 1 FROM event_deliveries WHERE event_id = @EventId AND status = 'pending') THEN 'pending'
             WHEN EXISTS (SELECT 1 FROM event_deliveries WHERE event_id = @EventId AND status = 'failed'
-                         AND (endpoint IN (SELECT value FROM json_each(@Configured))
+                         AND (endpoint IN @Configured
                               OR NOT EXISTS (SELECT 1 FROM event_deliveries WHERE event_id = @EventId AND status = 'delivered'))) THEN 'failed'
             ELSE 'delivered' END
         WHERE id = @EventId
@@ -102,7 +125,9 @@ public sealed partial class WebhookDispatcher(
 
     private readonly Lazy<ResiliencePipeline<int>> pipeline = new(() => BuildPipeline(options.Value));
 
-    private readonly Lazy<string> configured = new(() => JsonSerializer.Serialize(options.Value.Endpoints.Select(endpoint => endpoint.Url)));
+    private readonly Lazy<string[]> configured = new(() => options.Value.Endpoints.Select(endpoint => endpoint.Url).ToArray());
+
+    private readonly Lazy<TimeSpan> leaseFor = new(() => LeaseDuration(options.Value));
 
     public override void Dispose()
     {
@@ -174,70 +199,98 @@ public sealed partial class WebhookDispatcher(
         // Per endpoint, its first due deliveries (those in flight or cooling down come back too, and are skipped).
         var candidates = new List<Queue<DueDelivery>>();
         var running = new List<int>();
-        await using (var scope = scopes.CreateAsyncScope())
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<Db>();
+        var connection = await db.OpenAsync(stoppingToken);
+        foreach (var endpoint in settings.Endpoints)
         {
-            var db = scope.ServiceProvider.GetRequiredService<Db>();
-            var connection = await db.OpenAsync(stoppingToken);
-            foreach (var endpoint in settings.Endpoints)
+            running.Add(busy.Values.Count(url => url == endpoint.Url));
+            if (quietUntil.TryGetValue(endpoint.Url, out var quiet) && quiet > now)
             {
-                running.Add(busy.Values.Count(url => url == endpoint.Url));
-                if (quietUntil.TryGetValue(endpoint.Url, out var quiet) && quiet > now)
-                {
-                    candidates.Add(new Queue<DueDelivery>());
-                    continue;
-                }
-
-                var started = Stopwatch.GetTimestamp();
-                var rows = await connection.QueryAsync<DueDelivery>(db.Command(
-                    SelectDue, new { Endpoint = endpoint.Url, Now = now, Limit = total + busy.Count + coolingDown.Count }, stoppingToken));
-                var startable = new Queue<DueDelivery>(rows.Where(row => !busy.ContainsKey(row.Id) && !coolingDown.ContainsKey(row.Id)));
-                candidates.Add(startable);
-
-                // A long backlog with nothing due (a dead endpoint's, all in backoff) costs a walk of its rows: look again
-                // at the next poll rather than at every wake-up, unless one of its deliveries finishes first.
-                if (startable.Count == 0 && Stopwatch.GetElapsedTime(started) > ExpensiveQuery)
-                {
-                    quietUntil[endpoint.Url] = now + settings.PollInterval;
-                }
+                candidates.Add(new Queue<DueDelivery>());
+                continue;
             }
 
-            var chosen = candidates.SelectMany(queue => queue).ToList();
-            if (chosen.Count == 0)
-            {
-                return;
-            }
+            var started = Stopwatch.GetTimestamp();
+            var rows = await connection.QueryAsync<DueDelivery>(db.Command(
+                SelectDue, new { Endpoint = endpoint.Url, Now = now, Limit = total + busy.Count + coolingDown.Count, db.Instance }, stoppingToken));
+            var startable = new Queue<DueDelivery>(rows.Where(row => !busy.ContainsKey(row.Id) && !coolingDown.ContainsKey(row.Id)));
+            candidates.Add(startable);
 
-            var events = (await connection.QueryAsync<(string Id, string Type, string Payload)>(
-                db.Command(SelectEvents, new { Ids = chosen.Select(delivery => delivery.EventId).Distinct().ToList() }, stoppingToken)))
-                .ToDictionary(row => row.Id);
-            foreach (var delivery in chosen)
+            // A long backlog with nothing due (a dead endpoint's, all in backoff) costs a walk of its rows: look again
+            // at the next poll rather than at every wake-up, unless one of its deliveries finishes first.
+            if (startable.Count == 0 && Stopwatch.GetElapsedTime(started) > ExpensiveQuery)
             {
-                (delivery.Type, delivery.Payload) = (events[delivery.EventId].Type, events[delivery.EventId].Payload);
+                quietUntil[endpoint.Url] = now + settings.PollInterval;
             }
         }
 
         // First every endpoint up to its share, whatever the others hold, so a hanging one never starves the rest; then
         // what is left under the total, one at a time in turn, to endpoints that have more due (idle shares are lent).
+        var chosen = new List<DueDelivery>();
         for (var i = 0; i < candidates.Count; i++)
         {
             while (running[i] < share && candidates[i].TryDequeue(out var delivery))
             {
                 running[i]++;
-                Start(delivery, settings, stoppingToken);
+                chosen.Add(delivery);
             }
         }
 
-        var capacity = total - inFlight.Count;
+        var capacity = total - inFlight.Count - chosen.Count;
         while (capacity > 0 && candidates.Any(queue => queue.Count > 0))
         {
             foreach (var queue in candidates.Where(queue => queue.Count > 0))
             {
                 if (capacity-- > 0)
                 {
-                    Start(queue.Dequeue(), settings, stoppingToken);
+                    chosen.Add(queue.Dequeue());
                 }
             }
         }
+
+        if (chosen.Count == 0)
+        {
+            return;
+        }
+
+        // Leased before the first attempt: what another instance's dispatcher leased first is left to it.
+        await db.BeginAsync(stoppingToken);
+        var leased = (await (await db.OpenAsync(stoppingToken)).QueryAsync<long>(db.Command(Lease, new
+        {
+            db.Instance, LeasedUntil = now + leaseFor.Value, Now = now, Ids = chosen.Select(delivery => delivery.Id).ToList(),
+        }, stoppingToken))).ToHashSet();
+        await db.CommitAsync(stoppingToken);
+        chosen.RemoveAll(delivery => !leased.Contains(delivery.Id));
+        if (chosen.Count == 0)
+        {
+            return;
+        }
+
+        var events = (await connection.QueryAsync<(string Id, string Type, string Payload)>(
+            db.Command(SelectEvents, new { Ids = chosen.Select(delivery => delivery.EventId).Distinct().ToList() }, stoppingToken)))
+            .ToDictionary(row => row.Id);
+        foreach (var delivery in chosen)
+        {
+            (delivery.Type, delivery.Payload) = (events[delivery.EventId].Type, events[delivery.EventId].Payload);
+            Start(delivery, settings, stoppingToken);
+        }
+    }
+
+    /// <summary>
+    /// How long a dispatcher keeps a delivery leased: longer than one round can last (every attempt timing out, with the
+    /// longest delays between them), and a minute more, so that a live dispatcher's lease never runs out under it.
+    /// </summary>
+    internal static TimeSpan LeaseDuration(WebhookOptions settings)
+    {
+        var delays = TimeSpan.Zero;
+        for (var retry = 0; retry < settings.ImmediateRetries; retry++)
+        {
+            var delay = settings.ImmediateRetryDelay * Math.Pow(2, retry) * 1.5; // exponential with jitter, as BuildPipeline
+            delays += delay < TimeSpan.FromMinutes(1) ? delay : TimeSpan.FromMinutes(1);
+        }
+
+        return (settings.AttemptTimeout * (settings.ImmediateRetries + 1)) + delays + TimeSpan.FromMinutes(1);
     }
 
     /// <summary>
@@ -255,6 +308,12 @@ public sealed partial class WebhookDispatcher(
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<Db>();
         await db.BeginAsync(stoppingToken);
+        if (!await db.TryLockAsync(nameof(SettleOrphansAsync), stoppingToken))
+        {
+            await db.EndAsync(); // another instance settles them now
+            return;
+        }
+
         var connection = await db.OpenAsync(stoppingToken);
         var orphans = (await connection.QueryAsync<DueDelivery>(db.Command(SelectOrphans, new { Configured = configured.Value }, stoppingToken))).ToList();
         var now = clock.Now();
@@ -264,11 +323,7 @@ public sealed partial class WebhookDispatcher(
             {
                 orphan.EventId, orphan.Endpoint, AttemptedAt = now, StatusCode = (int?)null, Error = "The endpoint is no longer configured.", DurationMs = 0L,
             }, stoppingToken));
-            await connection.ExecuteAsync(db.Command(UpdateDelivery, new
-            {
-                orphan.Id, orphan.Generation, Status = "failed", Attempts = 1, Rounds = 0, NextAttemptAt = (DateTimeOffset?)null,
-                RetryUntil = orphan.RetryUntil, DeliveredAt = (DateTimeOffset?)null,
-            }, stoppingToken));
+            await connection.ExecuteAsync(db.Command(FailOrphan, new { orphan.Id, orphan.Generation }, stoppingToken));
         }
 
         foreach (var eventId in orphans.Select(orphan => orphan.EventId).Distinct())
@@ -416,7 +471,13 @@ public sealed partial class WebhookDispatcher(
             NextAttemptAt = next,
             RetryUntil = retryUntil,
             DeliveredAt = delivered ? now : (DateTimeOffset?)null,
+            db.Instance,
         }, CancellationToken.None));
+        if (updated == 0)
+        {
+            await connection.ExecuteAsync(db.Command(ReleaseLease, new { delivery.Id, db.Instance }, CancellationToken.None));
+        }
+
         await connection.ExecuteAsync(db.Command(UpdateEventStatus, new { delivery.EventId, Configured = configured.Value }, CancellationToken.None));
         await db.CommitAsync(CancellationToken.None);
         if (updated == 0)

@@ -1,3 +1,4 @@
+using PaymentSlices.Api.Database;
 using Microsoft.Extensions.Options;
 
 namespace PaymentSlices.Api.Webhooks;
@@ -13,6 +14,7 @@ public static class WebhookRegistration
         services.AddScoped<Outbox>();
         services.AddSingleton<WebhookDispatcher>();
         services.AddHostedService(provider => provider.GetRequiredService<WebhookDispatcher>());
+        services.AddLeftoverLeases(WebhookDispatcher.ReleaseLeftoverLeases);
         return services;
     }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using PaymentSlices.Api.Database;
 
 namespace PaymentSlices.Tests.Database;
 
@@ -39,12 +40,17 @@ public sealed class RestartTests
         read.Str("status").Should().Be("succeeded");
         (await first.QueryAsync<long>("SELECT version FROM schema_migrations ORDER BY version")).Should().Equal(Migrations.Numbers);
     }
+
+    [Fact]
+    public void BothProviders_MigrateToTheSameSchemaVersion()
+    {
+        Migrator.Migrations(DatabaseProvider.PostgreSql).Last().Version.Should().Be(Migrator.LatestVersion);
+        Migrator.Migrations(DatabaseProvider.Sqlite).Last().Version.Should().Be(Migrator.LatestVersion);
+    }
 }
 
-/// <summary>The numbers of the migrations the service embeds: 1, 2, ... with no gap.</summary>
+/// <summary>The numbers of the migrations the service embeds for the test project's provider, in order.</summary>
 internal static class Migrations
 {
-    public static IEnumerable<long> Numbers =>
-        Enumerable.Range(1, typeof(Program).Assembly.GetManifestResourceNames().Count(name => name.Contains(".Migrations.", StringComparison.Ordinal)))
-            .Select(number => (long)number);
+    public static IEnumerable<long> Numbers => Migrator.Migrations(ApiFactory.Provider).Select(migration => (long)migration.Version);
 }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using PaymentSlices.Api.Database;
 using Xunit.Abstractions;
 
 namespace PaymentSlices.Tests.Operations;
