@@ -43,8 +43,8 @@ public sealed class SandboxPaymentProcessor : IPaymentProcessor
         this.faults = faults;
         if (faults.Value.JournalPath is { Length: > 0 } path)
         {
-            journal = new SandboxJournal(path);
-            journal.Load(charges, refunds);
+            journal = new SandboxJournal(path, charges, refunds);
+            journal.CatchUp();
         }
     }
 
@@ -114,28 +114,12 @@ public sealed class SandboxPaymentProcessor : IPaymentProcessor
     public Task<string?> ResolveRefundAsync(string idempotencyKey, CancellationToken cancellationToken) =>
         WithFaults(() => RememberRefund(idempotencyKey, null), cancellationToken);
 
-    /// <summary>The first result under the key wins, as at a real processor; the journal keeps it.</summary>
-    private ChargeResult Remember(string key, ChargeResult result)
-    {
-        var first = charges.GetOrAdd(key, result);
-        if (ReferenceEquals(first, result))
-        {
-            journal?.Charge(key, result);
-        }
+    /// <summary>The first result under the key wins, as at a real processor; the journal keeps it (for every process sharing it).</summary>
+    private ChargeResult Remember(string key, ChargeResult result) =>
+        journal is null ? charges.GetOrAdd(key, result) : journal.Charge(key, result);
 
-        return first;
-    }
-
-    private string? RememberRefund(string key, string? reference)
-    {
-        if (refunds.TryAdd(key, reference))
-        {
-            journal?.Refund(key, reference);
-            return reference;
-        }
-
-        return refunds[key];
-    }
+    private string? RememberRefund(string key, string? reference) =>
+        journal is null ? refunds.GetOrAdd(key, reference) : journal.Refund(key, reference);
 
     /// <summary>
     /// The sandbox's vault token carries the test card's behaviour (<c>vault_ok_…</c>, <c>vault_insufficient_funds_…</c>),
@@ -226,67 +210,150 @@ public sealed class SandboxPaymentProcessor : IPaymentProcessor
 }
 
 /// <summary>
-/// The sandbox's memory on disk: one JSON line per first answer under a key, appended and flushed before the answer is
-/// given, read back at start. It stands for the outside processor's own records; it never holds a card number.
+/// The sandbox's memory on disk: one JSON line per first answer under a key, written before the answer is given, read
+/// back at start. It stands for the outside processor's own records; it never holds a card number. Several processes
+/// may share one file (instances of the service on one database share one outside processor): a first answer is
+/// decided under an exclusive lock of the file, after reading what the others appended since, so that a key has one
+/// answer for all of them, as at a real processor.
 /// </summary>
-internal sealed class SandboxJournal(string path)
+internal sealed class SandboxJournal(
+    string path, ConcurrentDictionary<string, ChargeResult> charges, ConcurrentDictionary<string, string?> refunds)
 {
-    private readonly Lock appending = new();
+    // How long a process waits for another one's lock of the file (each holds it for one read and one append).
+    private static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(30);
 
-    public void Load(ConcurrentDictionary<string, ChargeResult> charges, ConcurrentDictionary<string, string?> refunds)
+    private readonly Lock gate = new();
+
+    // How far into the file this process has read; the lines past it were appended by other processes.
+    private long readUpTo;
+
+    /// <summary>Reads what was appended since the last read (at start: everything), by this process's earlier runs or by others.</summary>
+    public void CatchUp()
     {
-        if (!File.Exists(path))
+        lock (gate)
+        {
+            if (!File.Exists(path))
+            {
+                return;
+            }
+
+            using var file = OpenLocked();
+            Read(file);
+        }
+    }
+
+    /// <summary>The first result under the key, in whichever process it was given; <paramref name="result"/> when it is the first.</summary>
+    public ChargeResult Charge(string key, ChargeResult result)
+    {
+        lock (gate)
+        {
+            using var file = OpenLocked();
+            Read(file);
+            if (charges.TryGetValue(key, out var first))
+            {
+                return first;
+            }
+
+            Append(file, ChargeEntry(key, result));
+            charges[key] = result;
+            return result;
+        }
+    }
+
+    /// <summary>The first refund reference under the key (null: recorded as not made); <paramref name="reference"/> when it is the first.</summary>
+    public string? Refund(string key, string? reference)
+    {
+        lock (gate)
+        {
+            using var file = OpenLocked();
+            Read(file);
+            if (refunds.TryGetValue(key, out var first))
+            {
+                return first;
+            }
+
+            Append(file, new Entry("refund", key) { Reference = reference });
+            refunds[key] = reference;
+            return reference;
+        }
+    }
+
+    private void Append(FileStream file, Entry entry)
+    {
+        file.Seek(0, SeekOrigin.End);
+        file.Write(System.Text.Encoding.UTF8.GetBytes(System.Text.Json.JsonSerializer.Serialize(entry) + "\n"));
+        file.Flush();
+        readUpTo = file.Position;
+    }
+
+    private static Entry ChargeEntry(string key, ChargeResult result) => result switch
+    {
+        ChargeResult.Succeeded ok => WithCard(new Entry("succeeded", key) { Reference = ok.Reference }, ok.Card),
+        ChargeResult.RequiresAction action => WithCard(new Entry("requires_action", key) { Reference = action.Reference }, action.Card),
+        ChargeResult.Declined no => WithCard(new Entry("declined", key) { DeclineCode = no.DeclineCode, Message = no.Message }, no.Card),
+        _ => new Entry("not_made", key),
+    };
+
+    /// <summary>The file, locked against every other process using it (FileShare.None is an exclusive flock on Unix).</summary>
+    private FileStream OpenLocked()
+    {
+        var deadline = DateTime.UtcNow + LockTimeout;
+        while (true)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (File.Exists(path) && DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(TimeSpan.FromMilliseconds(2)); // another process holds it for a moment
+            }
+        }
+    }
+
+    /// <summary>The complete lines past <see cref="readUpTo"/>, into the dictionaries; the first answer under a key stays.</summary>
+    private void Read(FileStream file)
+    {
+        if (file.Length <= readUpTo)
         {
             return;
         }
 
-        foreach (var line in File.ReadLines(path).Where(line => line.Length > 0))
+        file.Seek(readUpTo, SeekOrigin.Begin);
+        var bytes = new byte[file.Length - readUpTo];
+        file.ReadExactly(bytes);
+        var complete = Array.LastIndexOf(bytes, (byte)'\n') + 1;
+        foreach (var line in System.Text.Encoding.UTF8.GetString(bytes, 0, complete).Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
-            var entry = System.Text.Json.JsonSerializer.Deserialize<Entry>(line)!;
-            if (entry.Kind == "refund")
-            {
-                refunds.TryAdd(entry.Key, entry.Reference);
-                continue;
-            }
-
-            var card = entry.Brand is null ? null : new CardDisplay(entry.Brand, entry.Last4!, entry.ExpMonth, entry.ExpYear, entry.Name, entry.Country, entry.PostCode);
-            charges.TryAdd(entry.Key, entry.Kind switch
-            {
-                "succeeded" => new ChargeResult.Succeeded(entry.Reference!, card!),
-                "requires_action" => new ChargeResult.RequiresAction(entry.Reference!, card!),
-                "declined" => new ChargeResult.Declined(entry.DeclineCode!, entry.Message!, card!),
-                _ => new ChargeResult.NotMade(),
-            });
+            Apply(System.Text.Json.JsonSerializer.Deserialize<Entry>(line)!);
         }
+
+        readUpTo += complete;
     }
 
-    public void Charge(string key, ChargeResult result)
+    private void Apply(Entry entry)
     {
-        var entry = result switch
+        if (entry.Kind == "refund")
         {
-            ChargeResult.Succeeded ok => WithCard(new Entry("succeeded", key) { Reference = ok.Reference }, ok.Card),
-            ChargeResult.RequiresAction action => WithCard(new Entry("requires_action", key) { Reference = action.Reference }, action.Card),
-            ChargeResult.Declined no => WithCard(new Entry("declined", key) { DeclineCode = no.DeclineCode, Message = no.Message }, no.Card),
-            _ => new Entry("not_made", key),
-        };
-        Append(entry);
-    }
+            refunds.TryAdd(entry.Key, entry.Reference);
+            return;
+        }
 
-    public void Refund(string key, string? reference) => Append(new Entry("refund", key) { Reference = reference });
+        var card = entry.Brand is null ? null : new CardDisplay(entry.Brand, entry.Last4!, entry.ExpMonth, entry.ExpYear, entry.Name, entry.Country, entry.PostCode);
+        charges.TryAdd(entry.Key, entry.Kind switch
+        {
+            "succeeded" => new ChargeResult.Succeeded(entry.Reference!, card!),
+            "requires_action" => new ChargeResult.RequiresAction(entry.Reference!, card!),
+            "declined" => new ChargeResult.Declined(entry.DeclineCode!, entry.Message!, card!),
+            _ => new ChargeResult.NotMade(),
+        });
+    }
 
     private static Entry WithCard(Entry entry, CardDisplay card) => entry with
     {
         Brand = card.Brand, Last4 = card.Last4, ExpMonth = card.ExpMonth, ExpYear = card.ExpYear, Name = card.Name,
         Country = card.AddressCountry, PostCode = card.AddressPostCode,
     };
-
-    private void Append(Entry entry)
-    {
-        lock (appending)
-        {
-            File.AppendAllText(path, System.Text.Json.JsonSerializer.Serialize(entry) + "\n");
-        }
-    }
 
     private sealed record Entry(string Kind, string Key)
     {

@@ -41,4 +41,43 @@ public sealed class SandboxPaymentProcessorTests
         unknown.Should().BeOfType<ChargeResult.InvalidSource>();
         corrected.Should().BeOfType<ChargeResult.Succeeded>();
     }
+
+    [Fact]
+    public async Task SandboxesSharingAJournal_AnswerEachKeyOnce_AsOneProcessor()
+    {
+        // Two instances of the service sharing one outside processor: the same keys charged and refunded from both at once.
+        var folder = Directory.CreateTempSubdirectory("paymentslices-journal-");
+        try
+        {
+            var options = Options.Create(new SandboxOptions { JournalPath = Path.Combine(folder.FullName, "processor.journal") });
+            var sandboxes = new[] { new SandboxPaymentProcessor(TimeProvider.System, options), new SandboxPaymentProcessor(TimeProvider.System, options) };
+            var calls = Enumerable.Range(0, 200).Select(i => Task.Run(async () =>
+            {
+                var sandbox = sandboxes[i % 2];
+                var key = $"idem_{i % 50}";
+                var charge = await sandbox.ChargeAsync(new ChargeRequest(key, 1000, Currency.Of("USD"), new PaymentSource { Token = "tok_visa" }), CancellationToken.None);
+                var refund = await sandbox.RefundAsync(new ProcessorRefund("re_" + key, "ch", 100, Currency.Of("USD")), CancellationToken.None);
+                return (Key: key, Charge: charge, Refund: refund);
+            })).ToList();
+            var results = await Task.WhenAll(calls);
+
+            foreach (var sameKey in results.GroupBy(result => result.Key))
+            {
+                sameKey.Select(result => result.Charge).Distinct().Should().ContainSingle("a key has one answer, whichever instance asks");
+                sameKey.Select(result => result.Refund).Distinct().Should().ContainSingle();
+            }
+
+            File.ReadAllLines(options.Value.JournalPath!).Should().HaveCount(100, "one charge and one refund per key");
+
+            // A key recorded as not made by one is never charged by the other; and a sandbox started later knows it all.
+            (await sandboxes[0].ResolveChargeAsync("idem_late", CancellationToken.None)).Should().BeOfType<ChargeResult.NotMade>();
+            (await sandboxes[1].ChargeAsync(new ChargeRequest("idem_late", 1000, Currency.Of("USD"), new PaymentSource { Token = "tok_visa" }), CancellationToken.None))
+                .Should().BeOfType<ChargeResult.NotMade>();
+            new SandboxPaymentProcessor(TimeProvider.System, options).SucceededCharges.Should().Be(50);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
 }
