@@ -79,6 +79,12 @@ public static class TestDatabase
         return await connection.ExecuteAsync(sql, parameters);
     }
 
+    /// <summary>
+    /// "Is one of the list <paramref name="parameter"/>" in the provider's SQL: Dapper expands <c>IN @list</c> into one
+    /// parameter per item for SQLite, but hands Npgsql the list as one array parameter, which PostgreSQL compares with ANY.
+    /// </summary>
+    public static string InList(string parameter) => Provider == DatabaseProvider.PostgreSql ? $"= ANY({parameter})" : $"IN {parameter}";
+
     /// <summary>The SQLite database file named in the connection string.</summary>
     public static string SqlitePath(string connectionString) => Provider == DatabaseProvider.Sqlite
         ? new SqliteConnectionStringBuilder(connectionString).DataSource

@@ -55,7 +55,7 @@ public sealed class ProcessorResilienceTests(FaultyProcessorFactory factory) : I
         factory.Processor.InjectedFailures.Should().BeGreaterThan(failures + 20, "about 30% of at least 200 calls failed");
         factory.Processor.SucceededCharges.Should().Be(charges + 200);
         var paid = await factory.QueryAsync<(string Id, string Status, long Payments)>(
-            "SELECT o.id, o.status, (SELECT COUNT(*) FROM payments p WHERE p.order_id = o.id) FROM orders o WHERE o.id IN @orders", new { orders });
+            $"SELECT o.id, o.status, (SELECT COUNT(*) FROM payments p WHERE p.order_id = o.id) FROM orders o WHERE o.id {TestDatabase.InList("@orders")}", new { orders });
         paid.Should().HaveCount(200).And.OnlyContain(order => order.Status == "paid" && order.Payments == 1);
     }
 
@@ -142,7 +142,7 @@ public sealed class ProcessorDownTests(DownProcessorFactory factory) : IClassFix
         // made, and can never be made late; their orders are payable again.
         await factory.ReconcileAsync();
         var settled = await factory.QueryAsync<(string Status, string FailureCode, string OrderStatus)>(
-            "SELECT p.status, p.failure_code, o.status FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.order_id IN @others", new { others });
+            $"SELECT p.status, p.failure_code, o.status FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.order_id {TestDatabase.InList("@others")}", new { others });
         settled.Should().NotBeEmpty().And.OnlyContain(row => row.Status == "failed" && row.FailureCode == "processing_error" && row.OrderStatus == "created");
         (await ProcessorResilienceTests.PayUntilDone(client, neverSent)).Str("status").Should().Be("succeeded");
         factory.Processor.SucceededCharges.Should().Be(charges + 2);

@@ -82,7 +82,7 @@ public sealed class TwoPhaseTests(HeldProcessorFactory factory) : IClassFixture<
                 created.Add((await response.ShouldBe(HttpStatusCode.Created)).Id());
             }
 
-            (await factory.ScalarAsync<long>("SELECT COUNT(*) FROM orders WHERE id IN @created", new { created })).Should().Be(39);
+            (await factory.ScalarAsync<long>($"SELECT COUNT(*) FROM orders WHERE id {TestDatabase.InList("@created")}", new { created })).Should().Be(39);
             (await factory.ScalarAsync<long>("SELECT COUNT(*) FROM orders WHERE amount = 4242")).Should().Be(0);
         }
     }
