@@ -42,6 +42,22 @@ public sealed class Db(DbConnectionFactory factory, IWriteTurns writer, Shutdown
     /// <summary>Runs <paramref name="action"/> at the start of the session's first turn, inside it (the idempotency claim).</summary>
     public void BeforeFirstWrite(Func<Db, DbConnection, Task> action) => (beforeFirstWrite ??= []).Add(action);
 
+    /// <summary>
+    /// Takes a turn for the first-write actions alone (the Idempotency-Key claim) and commits it, when they have not run:
+    /// for a request about to act outside the database (call the processor) before its first write, so that it acts
+    /// only once its claim is durable. Nothing when they already ran, or there are none. Throws what they throw.
+    /// </summary>
+    public async Task RunBeforeFirstWriteAsync(CancellationToken cancellationToken)
+    {
+        if (beforeFirstWrite is null)
+        {
+            return;
+        }
+
+        await BeginRequestAsync(cancellationToken);
+        await CommitAsync(cancellationToken);
+    }
+
     /// <summary>Waits for a turn; for a background job, which is never refused.</summary>
     public Task BeginAsync(CancellationToken cancellationToken) => BeginAsync(CancellationToken.None, cancellationToken);
 

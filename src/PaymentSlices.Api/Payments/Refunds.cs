@@ -52,6 +52,12 @@ public sealed class Refunds(Db db, IPaymentProcessor processor, Outbox outbox)
     /// </summary>
     public async Task<string?> RefundAsync(RefundRow processing, ProcessorRefund request, bool firstCall, CancellationToken cancellationToken)
     {
+        if (!firstCall)
+        {
+            // A continued refund calls the processor only once the request holds its Idempotency-Key (see Charges.ChargeAsync).
+            await db.RunBeforeFirstWriteAsync(cancellationToken);
+        }
+
         try
         {
             return await processor.RefundAsync(request, cancellationToken);
