@@ -48,6 +48,10 @@ WRK_TIMEOUT=${BENCH_WRK_TIMEOUT:-10}        # seconds before wrk counts a reques
 SLOW_WRK_TIMEOUT=${BENCH_SLOW_WRK_TIMEOUT:-30}
 REF=${BENCH_REF:-}                          # a git ref to benchmark instead of the working tree (e.g. HEAD)
 PROBE_P99_TARGET_MS=50
+# Phase 4, PostgreSQL with one instance and with two: auto runs it when Debian's postgresql is installed.
+POSTGRES=${BENCH_POSTGRES:-auto}            # auto | 1 | 0
+PG_PORT=${BENCH_PG_PORT:-5393}
+SECOND_PORT=${BENCH_SECOND_PORT:-5394}
 
 STOREFRONT_KEY="sk_bench_storefront_$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
 PAYMENT_SYSTEM_KEY="sk_bench_payment_system_$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
@@ -81,10 +85,18 @@ stop_pid() { # pid [seconds]: SIGTERM, then SIGKILL once the grace period has pa
   wait "$pid" 2>/dev/null || true
 }
 
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+PGDIR=
+as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
   for pid in "${STARTED[@]}"; do stop_pid "$pid" 10; done
+  if [ -n "$PGDIR" ]; then
+    as_postgres "$PG_BIN/pg_ctl" -D "$PGDIR/data" -m fast -w stop >/dev/null 2>&1 || true
+    rm -rf "$PGDIR"
+  fi
   [ -n "$WATCHDOG" ] && { kill -TERM "$WATCHDOG" 2>/dev/null || true; wait "$WATCHDOG" 2>/dev/null || true; }
   if [ "${BENCH_KEEP:-0}" = 1 ] || [ "$status" -ne 0 ]; then
     log "work files (logs, wrk output) kept in $TMP"
@@ -132,9 +144,8 @@ provider_describe_Sqlite() { # stem
   printf 'SQLite file in %s (%s)' "$(dirname "$1")" "$fs"
 }
 ROWS_Sqlite=(row_get_payment row_create_payment row_create_order row_pay_order row_create_refund)
-# PostgreSQL (later): define provider_env_PostgreSql (e.g. Database__Provider=PostgreSql and its connection
-# string), provider_describe_PostgreSql and ROWS_PostgreSql, and start/stop the database around the run.
-declare -F "provider_env_$PROVIDER" >/dev/null || die "BENCH_PROVIDER=$PROVIDER is not implemented yet (only Sqlite)"
+# PostgreSQL is measured in a phase of its own (4., below), beside SQLite's rows, so that one run compares them.
+declare -F "provider_env_$PROVIDER" >/dev/null || die "BENCH_PROVIDER=$PROVIDER is not a provider of the main rows (Sqlite; PostgreSQL has phase 4)"
 rows_var="ROWS_${PROVIDER}[@]"
 ROWS=("${!rows_var}")
 
@@ -399,6 +410,91 @@ if [ "${REQUESTS[slow_probe]}" = 0 ]; then
 elif [ "${REQUESTS[slow_probe]}" -lt 20 ]; then
   NOTE[slow_probe]="only ${REQUESTS[slow_probe]} answers in ${probe_seconds}s: the percentiles rest on those"
 fi
+
+# 4. PostgreSQL: a throwaway cluster on 127.0.0.1 (fsync and synchronous_commit on, as shipped), the service on it
+#    with one instance, then with two on one database, each driven by its own wrk with half the connections (no load
+#    balancer in between): their sum is the two-instance row. Every process shares the same cores.
+case "$POSTGRES" in
+  auto) [ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ] && POSTGRES=1 || POSTGRES=0 ;;
+  1) [ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ] || die "BENCH_POSTGRES=1 but PostgreSQL is not installed (apt-get install -y postgresql)" ;;
+esac
+pg_database() { # name: a new database; prints its connection string
+  psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE $1" >/dev/null || die "could not create database $1"
+  printf 'Host=127.0.0.1;Port=%s;Database=%s;Username=postgres;Maximum Pool Size=64' "$PG_PORT" "$1"
+}
+start_pg_service() { # label connection-string port
+  local -a env=("Database__Provider=PostgreSql" "ConnectionStrings__PaymentSlices=$2"
+    "ApiKeys__Storefront__0=$STOREFRONT_KEY" "ApiKeys__PaymentSystem__0=$PAYMENT_SYSTEM_KEY"
+    "Limits__RequestsPerSecond=1000000" "Limits__Burst=1000000")
+  [ -n "$LOG_LEVEL" ] && env+=("Logging__LogLevel__Default=$LOG_LEVEL")
+  log "starting the service ($1, PostgreSQL) on 127.0.0.1:$3"
+  start_server "$SERVICE_DIR" PaymentSlices.Api "$3" "$TMP/service-$1.log" "${env[@]}"
+}
+pair_row() { # name label ratio-of lua [NAME=value ...]: two wrk at once, one per instance, each -t1 with half the connections
+  local name=$1 label=$2 ratio_of=$3 lua=$4
+  shift 4
+  local half=$((CONNECTIONS / 2))
+  warm "$lua" "$SERVICE_URL" "$@" &
+  local warming=$!
+  warm "$lua" "$SECOND_URL" "$@"
+  wait "$warming" || true
+  wrk_run "${name}_a" "$lua" "$SERVICE_URL" 1 "$half" "$DURATION" "$WRK_TIMEOUT" "$@" &
+  local first=$!
+  wrk_run "${name}_b" "$lua" "$SECOND_URL" 1 "$half" "$DURATION" "$WRK_TIMEOUT" "$@" || die "the second instance's load failed"
+  wait "$first" || die "the first instance's load failed"
+  parse_result "$(grep -E "^RESULT ${name}_a " "$TMP/wrk-${name}_a.txt")"
+  ORDER+=("$name") LABEL[$name]=$label RATIO_OF[$name]=$ratio_of NOTE[$name]="sum of the two; p50 and p99 of the slower"
+  RPS[$name]=$(awk -v a="${RPS[${name}_a]}" -v b="${RPS[${name}_b]}" 'BEGIN { printf "%.1f", a + b }')
+  P50[$name]=$(awk -v a="${P50[${name}_a]}" -v b="${P50[${name}_b]}" 'BEGIN { print (a + 0 > b + 0 ? a : b) }')
+  P99[$name]=$(awk -v a="${P99[${name}_a]}" -v b="${P99[${name}_b]}" 'BEGIN { print (a + 0 > b + 0 ? a : b) }')
+  ERRORS[$name]=$((${ERRORS[${name}_a]} + ${ERRORS[${name}_b]}))
+  NON2XX[$name]=$((${NON2XX[${name}_a]} + ${NON2XX[${name}_b]}))
+  SOCKET[$name]=$((${SOCKET[${name}_a]} + ${SOCKET[${name}_b]}))
+  REQUESTS[$name]=$((${REQUESTS[${name}_a]} + ${REQUESTS[${name}_b]}))
+  STATUSES[$name]="${STATUSES[${name}_a]}"
+  log "$(printf '%-22s %9s req/s (two instances)' "$name" "${RPS[$name]}")"
+}
+SECOND_URL="http://127.0.0.1:$SECOND_PORT"
+if [ "$POSTGRES" = 1 ]; then
+  check_idle "PostgreSQL"
+  PGDIR=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/paymentslices-bench-pg.XXXXXX")
+  [ "$(id -u)" = 0 ] && chown postgres "$PGDIR"
+  log "starting PostgreSQL ($PG_BIN) on 127.0.0.1:$PG_PORT"
+  as_postgres "$PG_BIN/initdb" -D "$PGDIR/data" -E UTF8 --locale=C -A trust -U postgres >"$TMP/initdb.log" 2>&1 ||
+    { cat "$TMP/initdb.log" >&2; die "initdb failed"; }
+  as_postgres "$PG_BIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w \
+    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $PGDIR -c max_connections=300" start >/dev/null ||
+    { cat "$PGDIR/server.log" >&2; die "PostgreSQL did not start"; }
+  PG_VERSION=$("$PG_BIN/postgres" --version | awk '{ print $3 }')
+
+  start_pg_service pg1 "$(pg_database bench_one)" "$SERVICE_PORT"
+  SERVICE_PID=$SERVER_PID
+  SMALL_PAYMENT=$(api_post /v1/payments '{"amount":10.00,"currency":"USD","source":"tok_visa"}' | first_id)
+  [ -n "$SMALL_PAYMENT" ] || die "could not create the payment the PostgreSQL rows read"
+  warm get-payment.lua "$SERVICE_URL" BENCH_PAYMENT_ID="$SMALL_PAYMENT"
+  row pg1_get 'PostgreSQL, 1 instance: GET /v1/payments/{id}' echo_get get-payment.lua "$SERVICE_URL" BENCH_PAYMENT_ID="$SMALL_PAYMENT"
+  warm create-payment.lua "$SERVICE_URL"
+  row pg1_create_payment 'PostgreSQL, 1 instance: POST /v1/payments (tok_visa, new key)' echo_post create-payment.lua "$SERVICE_URL"
+  note_rss "$SERVICE_PID" "PostgreSQL, 1 instance"
+  stop_server "$SERVICE_PID"
+
+  two=$(pg_database bench_two)
+  start_pg_service pg2a "$two" "$SERVICE_PORT"
+  PG_FIRST_PID=$SERVER_PID
+  start_pg_service pg2b "$two" "$SECOND_PORT"
+  PG_SECOND_PID=$SERVER_PID
+  SMALL_PAYMENT=$(api_post /v1/payments '{"amount":10.00,"currency":"USD","source":"tok_visa"}' | first_id)
+  pair_row pg2_get 'PostgreSQL, 2 instances: GET /v1/payments/{id}' echo_get get-payment.lua BENCH_PAYMENT_ID="$SMALL_PAYMENT"
+  pair_row pg2_create_payment 'PostgreSQL, 2 instances: POST /v1/payments (tok_visa, new key)' echo_post create-payment.lua
+  note_rss "$PG_FIRST_PID" "PostgreSQL, 2 instances (first)"
+  stop_server "$PG_SECOND_PID"
+  stop_server "$PG_FIRST_PID"
+  as_postgres "$PG_BIN/pg_ctl" -D "$PGDIR/data" -m fast -w stop >/dev/null 2>&1 || true
+  rm -rf "$PGDIR"
+  PGDIR=
+else
+  log "PostgreSQL is not installed: its rows are skipped (apt-get install -y postgresql, or BENCH_POSTGRES=0 to silence this)"
+fi
 ELAPSED=$(($(date +%s) - START_EPOCH))
 
 # ---------------------------------------------------------------------------------------------- report
@@ -444,6 +540,13 @@ table() {
        "(target p99 < $PROBE_P99_TARGET_MS ms: **$PROBE_MET**)."
   echo "- Service peak RSS (VmHWM, max over phases): **$((SERVICE_PEAK_KB / 1024)) MiB** ($(IFS=';'; echo "${RSS_NOTES[*]}" | sed 's/;/; /g'));" \
        "echo app: $((ECHO_PEAK_KB / 1024)) MiB."
+  if [ "$POSTGRES" = 1 ]; then
+    echo "- PostgreSQL rows: PostgreSQL $PG_VERSION on 127.0.0.1 (a throwaway cluster in ${BENCH_TMPDIR:-/var/tmp}, fsync and" \
+         "synchronous_commit on), \`Database__Provider=PostgreSql\`, a pool of up to 64 connections per instance. Two instances share one" \
+         "database; each takes its own wrk (-t1 -c$((CONNECTIONS / 2))), with no load balancer between; the server, both instances and wrk share the cores."
+  else
+    echo "- PostgreSQL rows: not run (PostgreSQL is not installed here)."
+  fi
   echo "- Machine: $(nproc) cores ($cpu_model), $mem_total; database: $("provider_describe_$PROVIDER" "$TMP/bench")." \
        "wrk and the server share the cores;" \
        "CPU busy before each phase (someone else's load): $(IFS=';'; echo "${BUSY_NOTES[*]}" | sed 's/;/, /g')."

@@ -37,7 +37,7 @@ public sealed class Db(DbConnectionFactory factory, IWriteTurns writer, Shutdown
 
     /// <summary>A Dapper command on this session: parameters, the transaction if any, and the token.</summary>
     public CommandDefinition Command(string sql, object? parameters, CancellationToken cancellationToken) =>
-        new(sql, parameters, Transaction, cancellationToken: cancellationToken);
+        new(factory.Dialect(sql), parameters, Transaction, cancellationToken: cancellationToken);
 
     /// <summary>Runs <paramref name="action"/> at the start of the session's first turn, inside it (the idempotency claim).</summary>
     public void BeforeFirstWrite(Func<Db, DbConnection, Task> action) => (beforeFirstWrite ??= []).Add(action);

@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Data.Common;
+using System.Text.RegularExpressions;
 using Dapper;
 using Microsoft.Data.Sqlite;
 using Npgsql;
@@ -33,6 +35,9 @@ public abstract class DbConnectionFactory(string connectionString)
 
     /// <summary>A connection for reads only.</summary>
     public abstract Task<DbConnection> OpenReadAsync(CancellationToken cancellationToken);
+
+    /// <summary>The slices' SQL as this provider takes it (see <see cref="PostgresConnectionFactory"/>); SQLite takes it as written.</summary>
+    public virtual string Dialect(string sql) => sql;
 }
 
 public sealed class SqliteConnectionFactory(string connectionString) : DbConnectionFactory(connectionString)
@@ -67,7 +72,7 @@ public sealed class SqliteConnectionFactory(string connectionString) : DbConnect
 }
 
 /// <summary>PostgreSQL through one pooled <see cref="NpgsqlDataSource"/> for the process.</summary>
-public sealed class PostgresConnectionFactory(string connectionString) : DbConnectionFactory(connectionString), IDisposable
+public sealed partial class PostgresConnectionFactory(string connectionString) : DbConnectionFactory(connectionString), IDisposable
 {
     private readonly NpgsqlDataSource source = NpgsqlDataSource.Create(connectionString);
 
@@ -80,6 +85,19 @@ public sealed class PostgresConnectionFactory(string connectionString) : DbConne
     public override Task<DbConnection> OpenReadAsync(CancellationToken cancellationToken) => OpenAsync(cancellationToken);
 
     public void Dispose() => source.Dispose();
+
+    /// <summary>
+    /// Dapper expands a list parameter (<c>id IN @Ids</c>) into one parameter per item on SQLite, but hands Npgsql the list
+    /// as one array parameter, which <c>IN</c> cannot take: on PostgreSQL the slices' <c>IN @Ids</c> is sent as
+    /// <c>= ANY(@Ids)</c> and <c>NOT IN @Ids</c> as <c>&lt;&gt; ALL(@Ids)</c>. Each statement is rewritten once.
+    /// </summary>
+    public override string Dialect(string sql) => dialect.GetOrAdd(sql, static text =>
+        InList().Replace(text, match => match.Groups["not"].Success ? $"<> ALL({match.Groups["list"].Value})" : $"= ANY({match.Groups["list"].Value})"));
+
+    private readonly ConcurrentDictionary<string, string> dialect = new();
+
+    [GeneratedRegex(@"\b(?<not>NOT\s+)?IN\s+(?<list>@\w+)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex InList();
 
     private static string Describe(string connectionString)
     {

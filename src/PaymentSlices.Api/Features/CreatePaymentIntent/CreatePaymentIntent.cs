@@ -26,9 +26,16 @@ public static class CreatePaymentIntent
             SELECT * FROM payment_intents WHERE order_id = @OrderId AND status IN ('requires_payment_method', 'requires_action');
             """;
 
+        // A concurrent create that inserted first (on PostgreSQL, another instance's) wins: the index of open intents
+        // per order refuses this row, and the winner's intent is answered instead.
         private const string InsertIntent = """
             INSERT INTO payment_intents (id, order_id, client_secret, amount, currency, status, created_at, updated_at)
             VALUES (@Id, @OrderId, @ClientSecret, @Amount, @Currency, @Status, @CreatedAt, @UpdatedAt)
+            ON CONFLICT DO NOTHING
+            """;
+
+        private const string SelectOpenIntent = """
+            SELECT * FROM payment_intents WHERE order_id = @OrderId AND status IN ('requires_payment_method', 'requires_action')
             """;
 
         public async Task<ApiResult<Outcome>> Handle(Command command, CancellationToken cancellationToken)
@@ -65,7 +72,13 @@ public static class CreatePaymentIntent
                 CreatedAt = now,
                 UpdatedAt = now,
             };
-            await connection.ExecuteAsync(db.Command(InsertIntent, intent, cancellationToken));
+            if (await connection.ExecuteAsync(db.Command(InsertIntent, intent, cancellationToken)) == 0)
+            {
+                // The winner's intent, unless it was confirmed in the meantime (the order is then being paid).
+                var winner = await connection.QuerySingleOrDefaultAsync<PaymentIntentRow>(db.Command(SelectOpenIntent, command, cancellationToken));
+                return winner is null ? PaymentErrors.OrderPaymentPending() : new Outcome(winner.ToResource(items), Created: false);
+            }
+
             return new Outcome(intent.ToResource(items), Created: true);
         }
     }

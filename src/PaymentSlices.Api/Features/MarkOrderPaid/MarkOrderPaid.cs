@@ -24,6 +24,8 @@ public static class MarkOrderPaid
             SELECT * FROM payment_intents WHERE id = @PaymentIntentId;
             """;
 
+        private const string SelectPaymentId = "SELECT payment_id FROM orders WHERE id = @OrderId";
+
         // Refunds may have come before the mark (the payment succeeded when the intent was confirmed).
         private const string MarkPaid = """
             UPDATE orders SET
@@ -62,12 +64,16 @@ public static class MarkOrderPaid
 
             if (!order.IsPaid)
             {
-                if (await connection.ExecuteAsync(db.Command(MarkPaid, new { command.OrderId, intent!.PaymentId, Now = clock.Now() }, cancellationToken)) == 0)
+                if (await connection.ExecuteAsync(db.Command(MarkPaid, new { command.OrderId, intent!.PaymentId, Now = clock.Now() }, cancellationToken)) > 0)
+                {
+                    await outbox.OrderPaidAsync(order.Id, cancellationToken); // once: marking again with the same intent sends nothing
+                }
+                else if (await connection.ExecuteScalarAsync<string?>(db.Command(SelectPaymentId, command, cancellationToken)) != intent.PaymentId)
                 {
                     return PaymentErrors.OrderAlreadyPaid();
                 }
 
-                await outbox.OrderPaidAsync(order.Id, cancellationToken); // once: marking again with the same intent sends nothing
+                // Else a concurrent mark with the same intent (another instance, on PostgreSQL) got there first: the same paid order.
             }
 
             await using var results = await connection.QueryMultipleAsync(db.Command(SelectOrder, command, cancellationToken));

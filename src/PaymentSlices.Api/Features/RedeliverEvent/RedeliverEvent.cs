@@ -27,7 +27,7 @@ public static class RedeliverEvent
             INSERT INTO event_deliveries (event_id, endpoint, status, next_attempt_at, retry_until, seq, subject)
             SELECT @EventId, @Endpoint, 'pending', @Now, @RetryUntil, seq, subject FROM events WHERE id = @EventId
             ON CONFLICT (event_id, endpoint) DO UPDATE SET
-                status = 'pending', generation = generation + 1, rounds = 0,
+                status = 'pending', generation = event_deliveries.generation + 1, rounds = 0,
                 next_attempt_at = excluded.next_attempt_at, retry_until = excluded.retry_until, delivered_at = NULL
             """;
 
