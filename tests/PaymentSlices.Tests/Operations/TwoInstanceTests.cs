@@ -26,6 +26,7 @@ public sealed class TwoInstanceTests(PublishedApp app, ITestOutputHelper log) : 
     private const string WebhookSecret = "whsec_two_instances_4c9e2a7b";
     private const string InProgress = "idempotency_request_in_progress";
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
+    private static readonly string[] TcpTables = ["/proc/net/tcp", "/proc/net/tcp6"];
 
     [Fact]
     public async Task TwentyConcurrentPaysOfOneOrder_SplitAcrossBothInstances_OneSucceeds_TheOthersAre409_OneCharge()
@@ -193,6 +194,15 @@ public sealed class TwoInstanceTests(PublishedApp app, ITestOutputHelper log) : 
             .Should().BeEmpty("each event is delivered once, though both dispatchers run");
         delivered.Select(hook => hook.EventId).Should().BeEquivalentTo(events.Select(row => row.Id), "every event is delivered");
         received.Should().OnlyContain(hook => hook.SignatureIsValid(WebhookSecret));
+
+        // Both dispatchers delivered (each its instance's events at once, on its wake-up; the other's on its polls).
+        if (OperatingSystem.IsLinux())
+        {
+            var ports = two.Services.Select(service => LocalPorts(service.Id)).ToList();
+            var senders = delivered.GroupBy(hook => ports.FindIndex(local => local.Contains(hook.RemotePort))).ToDictionary(group => group.Key, group => group.Count());
+            log.WriteLine("delivered by: " + string.Join(", ", senders.OrderBy(sender => sender.Key).Select(sender => $"instance {sender.Key}: {sender.Value}")));
+            senders.Keys.Should().BeEquivalentTo([0, 1], "each delivery came from one of the instances, and both delivered");
+        }
         foreach (var order in orders)
         {
             var about = received.Where(hook => hook.IsAbout(order)).Select(hook => (hook.Type, hook.AnsweredWith)).ToList();
@@ -500,6 +510,34 @@ public sealed class TwoInstanceTests(PublishedApp app, ITestOutputHelper log) : 
         {
             return new Answer(instance, null, "", null, false, error);
         }
+    }
+
+    /// <summary>The local TCP ports of a process's sockets: its descriptors' socket inodes, looked up in /proc/net/tcp and tcp6 (Linux).</summary>
+    private static HashSet<int> LocalPorts(int processId)
+    {
+        var inodes = new HashSet<string>();
+        foreach (var descriptor in Directory.GetFiles($"/proc/{processId}/fd"))
+        {
+            if (new FileInfo(descriptor).LinkTarget is { } target && target.StartsWith("socket:[", StringComparison.Ordinal))
+            {
+                inodes.Add(target["socket:[".Length..^1]);
+            }
+        }
+
+        var ports = new HashSet<int>();
+        foreach (var table in TcpTables.Where(File.Exists))
+        {
+            // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ...
+            foreach (var fields in File.ReadLines(table).Skip(1).Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries)))
+            {
+                if (fields.Length > 9 && inodes.Contains(fields[9]))
+                {
+                    ports.Add(int.Parse(fields[1].Split(':')[^1], NumberStyles.HexNumber, CultureInfo.InvariantCulture));
+                }
+            }
+        }
+
+        return ports;
     }
 
     private static string Summary(IEnumerable<Answer> answers) => string.Join(", ", answers

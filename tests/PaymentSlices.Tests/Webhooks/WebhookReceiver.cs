@@ -28,6 +28,9 @@ public sealed record ReceivedWebhook(string Path, IReadOnlyDictionary<string, st
 
     public bool Succeeded => AnsweredWith is >= 200 and < 300;
 
+    /// <summary>The sender's TCP port: which process sent it, when several deliver to one receiver.</summary>
+    public int RemotePort { get; init; }
+
     /// <summary>Verified with the README's receiver code (<see cref="PaymentSlicesSignature"/>), not the service's, with its 5-minute tolerance.</summary>
     public bool SignatureIsValid(string secret) =>
         PaymentSlicesSignature.IsValid(Headers.GetValueOrDefault("PaymentSlices-Signature"), RawBody, secret, TimeSpan.FromMinutes(5), DateTimeOffset.UtcNow);
@@ -181,12 +184,12 @@ public sealed class WebhookReceiver : IAsyncDisposable
 
         if (hold is not null)
         {
-            Record(new ReceivedWebhook(context.Request.Path, headers, body, 0)); // seen, not answered
+            Record(new ReceivedWebhook(context.Request.Path, headers, body, 0) { RemotePort = context.Connection.RemotePort }); // seen, not answered
             await hold.WaitAsync(context.RequestAborted).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             return;
         }
 
-        Record(new ReceivedWebhook(context.Request.Path, headers, body, status));
+        Record(new ReceivedWebhook(context.Request.Path, headers, body, status) { RemotePort = context.Connection.RemotePort });
         context.Response.StatusCode = status;
     }
 
