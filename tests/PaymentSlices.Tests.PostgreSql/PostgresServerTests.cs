@@ -33,6 +33,24 @@ public sealed class PostgresServerTests
     }
 
     [Fact]
+    public async Task FilesContaining_FindsWhatARowHolds_InTheDatabasesOwnFiles()
+    {
+        var database = PostgresServer.CreateDatabase();
+        try
+        {
+            await TestDatabase.ExecuteAsync(database, "CREATE TABLE t (value TEXT)");
+            await TestDatabase.ExecuteAsync(database, "INSERT INTO t VALUES ('needle-5d1f0c2a')");
+
+            (await TestDatabase.FilesContainingAsync(database, "needle-5d1f0c2a")).Should().NotBeEmpty("the checks that a card number is in no file would prove nothing otherwise");
+            (await TestDatabase.FilesContainingAsync(database, "needle-0000")).Should().BeEmpty();
+        }
+        finally
+        {
+            PostgresServer.DropDatabase(database);
+        }
+    }
+
+    [Fact]
     public async Task TheService_RunsOnPostgreSql()
     {
         await using var factory = new ApiFactory();
