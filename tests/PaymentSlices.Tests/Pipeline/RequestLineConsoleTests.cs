@@ -201,6 +201,27 @@ public sealed partial class RequestLineConsoleTests
         stream.ToArray().Should().Equal(new UTF8Encoding(false).GetBytes("caf\u00e9 " + Emoji + new string('x', 2000) + Environment.NewLine));
     }
 
+    [Fact]
+    public void ShippedTimestamp_IsWhatTheFormatStringGives()
+    {
+        var random = new Random(15);
+        var instants = new List<DateTime> { DateTime.MinValue, DateTime.MaxValue, new(2026, 12, 31, 23, 59, 59, 999), new(1, 1, 1, 0, 0, 0, 7), DateTime.UtcNow };
+        for (var i = 0; i < 10_000; i++)
+        {
+            instants.Add(new DateTime(random.NextInt64(DateTime.MinValue.Ticks, DateTime.MaxValue.Ticks), DateTimeKind.Utc));
+        }
+
+        Span<char> buffer = stackalloc char[64];
+        foreach (var instant in instants)
+        {
+            RequestLineJson.ShippedTimestamp(instant, buffer).ToString().Should()
+                .Be(instant.ToString(RequestLineJson.ShippedTimestampFormat, System.Globalization.CultureInfo.CurrentCulture));
+        }
+
+        var shipped = JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "appsettings.json")))!;
+        shipped["Logging"]!["Console"]!["FormatterOptions"]!["TimestampFormat"]!.GetValue<string>().Should().Be(RequestLineJson.ShippedTimestampFormat);
+    }
+
     private static JsonConsoleFormatterOptions ShippedOptions() => new()
     {
         IncludeScopes = true,
