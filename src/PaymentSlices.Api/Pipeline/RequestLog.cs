@@ -2,7 +2,6 @@ using System.Collections;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.AspNetCore.Diagnostics;
-using Microsoft.AspNetCore.Routing.Patterns;
 
 namespace PaymentSlices.Api.Pipeline;
 
@@ -46,12 +45,6 @@ public static class RequestLog
         return app.Use(async (context, next) =>
         {
             var started = Stopwatch.GetTimestamp();
-            string? route = null;
-            context.Response.OnStarting(() =>
-            {
-                route ??= RouteOf(context);
-                return Task.CompletedTask;
-            });
             try
             {
                 await next(context);
@@ -59,8 +52,7 @@ public static class RequestLog
             finally
             {
                 var elapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-                route ??= RouteOf(context);
-                logger.Log(LogLevel.Information, CompletedEvent, new RequestLine(context.Request.Method, route, context.Response.StatusCode, elapsedMs),
+                logger.Log(LogLevel.Information, CompletedEvent, new RequestLine(context.Request.Method, RouteOf(context), context.Response.StatusCode, elapsedMs),
                     null, RequestLine.Format);
             }
         });
@@ -68,9 +60,13 @@ public static class RequestLog
 
     // After an exception the error handler clears the endpoint; the one that threw is on its feature.
     internal static string RouteOf(HttpContext context) =>
-        (context.GetEndpoint() ?? context.Features.Get<IExceptionHandlerFeature>()?.Endpoint) is RouteEndpoint { RoutePattern: RoutePattern pattern }
-            ? "/" + pattern.RawText?.TrimStart('/')
+        (context.GetEndpoint() ?? context.Features.Get<IExceptionHandlerFeature>()?.Endpoint) is RouteEndpoint endpoint
+            ? Rooted(endpoint.RoutePattern.RawText ?? "")
             : "(no route)";
+
+    // The template with one leading '/': as it is when it has one already (a route of the /v1 group), so no new string a request.
+    private static string Rooted(string template) =>
+        template.StartsWith('/') && !template.StartsWith("//", StringComparison.Ordinal) ? template : "/" + template.TrimStart('/');
 }
 
 /// <summary>
