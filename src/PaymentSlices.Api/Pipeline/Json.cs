@@ -48,8 +48,13 @@ public static class Json
         public override DateTimeOffset Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
             DateTimeOffset.Parse(reader.GetString()!, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
 
-        public override void Write(Utf8JsonWriter writer, DateTimeOffset value, JsonSerializerOptions options) =>
-            writer.WriteStringValue(value.UtcDateTime.ToString(Format, CultureInfo.InvariantCulture));
+        // The same characters as value.UtcDateTime.ToString(Format, CultureInfo.InvariantCulture), without parsing Format
+        // again or making a string for each timestamp of each response.
+        public override void Write(Utf8JsonWriter writer, DateTimeOffset value, JsonSerializerOptions options)
+        {
+            Span<char> text = stackalloc char[IsoTimestamp.Length];
+            writer.WriteStringValue(IsoTimestamp.Format(value.UtcDateTime, text));
+        }
     }
 
     /// <summary>

@@ -147,7 +147,7 @@ public static class RequestLineJson
                 if (timestampFormat == ShippedTimestampFormat && CultureInfo.CurrentCulture.DateTimeFormat.TimeSeparator == ":" &&
                     CultureInfo.CurrentCulture.Calendar is GregorianCalendar)
                 {
-                    writer.WriteString("Timestamp", ShippedTimestamp(stamp.DateTime, text));
+                    writer.WriteString("Timestamp", IsoTimestamp.Format(stamp.DateTime, text));
                 }
                 else if (stamp.TryFormat(text, out var length, timestampFormat, CultureInfo.CurrentCulture))
                 {
@@ -228,42 +228,11 @@ public static class RequestLineJson
         }
     }
 
-    /// <summary>The format appsettings.json sets (<c>Logging:Console:FormatterOptions:TimestampFormat</c>).</summary>
-    public const string ShippedTimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
-
     /// <summary>
-    /// <paramref name="time"/> as <see cref="ShippedTimestampFormat"/> formats it (a Gregorian calendar, ':' between
-    /// hours, minutes and seconds; 'T' and 'Z' are literals), digit by digit: a custom format string is parsed again on
-    /// every call, which was a third of the line's cost.
+    /// The format appsettings.json sets (<c>Logging:Console:FormatterOptions:TimestampFormat</c>): written by
+    /// <see cref="IsoTimestamp"/>, not by parsing the format string for every line (a third of the line's cost).
     /// </summary>
-    public static ReadOnlySpan<char> ShippedTimestamp(DateTime time, Span<char> destination)
-    {
-        var text = destination[..24];
-        Digits(text[..4], time.Year);
-        text[4] = '-';
-        Digits(text.Slice(5, 2), time.Month);
-        text[7] = '-';
-        Digits(text.Slice(8, 2), time.Day);
-        text[10] = 'T';
-        Digits(text.Slice(11, 2), time.Hour);
-        text[13] = ':';
-        Digits(text.Slice(14, 2), time.Minute);
-        text[16] = ':';
-        Digits(text.Slice(17, 2), time.Second);
-        text[19] = '.';
-        Digits(text.Slice(20, 3), time.Millisecond);
-        text[23] = 'Z';
-        return text;
-
-        static void Digits(Span<char> into, int value)
-        {
-            for (var i = into.Length - 1; i >= 0; i--)
-            {
-                into[i] = (char)('0' + (value % 10));
-                value /= 10;
-            }
-        }
-    }
+    public const string ShippedTimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
 
     private static Utf8JsonWriter WriterFor(IBufferWriter<byte> output, JsonWriterOptions options)
     {

@@ -202,7 +202,7 @@ public sealed partial class RequestLineConsoleTests
     }
 
     [Fact]
-    public void ShippedTimestamp_IsWhatTheFormatStringGives()
+    public void IsoTimestamp_IsWhatTheLogAndApiFormatStringsGive()
     {
         var random = new Random(15);
         var instants = new List<DateTime> { DateTime.MinValue, DateTime.MaxValue, new(2026, 12, 31, 23, 59, 59, 999), new(1, 1, 1, 0, 0, 0, 7), DateTime.UtcNow };
@@ -211,11 +211,15 @@ public sealed partial class RequestLineConsoleTests
             instants.Add(new DateTime(random.NextInt64(DateTime.MinValue.Ticks, DateTime.MaxValue.Ticks), DateTimeKind.Utc));
         }
 
+        var api = new System.Text.Json.JsonSerializerOptions();
+        Json.Configure(api);
         Span<char> buffer = stackalloc char[64];
         foreach (var instant in instants)
         {
-            RequestLineJson.ShippedTimestamp(instant, buffer).ToString().Should()
-                .Be(instant.ToString(RequestLineJson.ShippedTimestampFormat, System.Globalization.CultureInfo.CurrentCulture));
+            var text = IsoTimestamp.Format(instant, buffer).ToString();
+            text.Should().Be(instant.ToString(RequestLineJson.ShippedTimestampFormat, System.Globalization.CultureInfo.CurrentCulture))
+                .And.Be(instant.ToString(Json.UtcTimestampConverter.Format, System.Globalization.CultureInfo.InvariantCulture));
+            System.Text.Json.JsonSerializer.Serialize(new DateTimeOffset(instant.Ticks, TimeSpan.Zero), api).Should().Be($"\"{text}\"");
         }
 
         var shipped = JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "appsettings.json")))!;
