@@ -31,6 +31,8 @@ try
     }
 
     var builder = WebApplication.CreateBuilder(args);
+    // The request lines straight into the buffered standard output, not through the console logger's queue.
+    RequestLineConsole.AddRequestLineConsole(builder.Logging, builder.Configuration, BufferedConsole.Output);
 
     builder.Services
         .AddSingleton(TimeProvider.System)

@@ -483,11 +483,26 @@ public static class IdempotencyRegistration
         return services;
     }
 
-    /// <summary>Every POST of the group honours <c>Idempotency-Key</c>.</summary>
+    /// <summary>
+    /// Every POST of the group honours <c>Idempotency-Key</c>. A route that cannot be a POST (a GET) gets no filter at all:
+    /// with none, the framework calls its handler directly, without a filter pipeline (an invocation context and boxed
+    /// arguments) or a filter resolved from the request's services, per request. The filter still checks the method, for a
+    /// route that takes several.
+    /// </summary>
     public static RouteGroupBuilder WithIdempotencyKeys(this RouteGroupBuilder group)
     {
-        group.AddEndpointFilter(async (context, next) =>
-            await context.HttpContext.RequestServices.GetRequiredService<IdempotencyFilter>().InvokeAsync(context, next));
+        ((IEndpointConventionBuilder)group).Add(route =>
+        {
+            if (MayBePost(route.Metadata))
+            {
+                route.FilterFactories.Add((_, next) => async context =>
+                    await context.HttpContext.RequestServices.GetRequiredService<IdempotencyFilter>().InvokeAsync(context, next));
+            }
+        });
         return group;
     }
+
+    // No method metadata: the route takes any method, POST too.
+    internal static bool MayBePost(IEnumerable<object> metadata) =>
+        metadata.OfType<IHttpMethodMetadata>().LastOrDefault() is not { HttpMethods.Count: > 0 } route || route.HttpMethods.Any(HttpMethods.IsPost);
 }

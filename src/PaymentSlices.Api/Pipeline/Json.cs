@@ -10,6 +10,8 @@ namespace PaymentSlices.Api.Pipeline;
 /// <summary>The wire format: snake_case, unknown fields rejected, numbers as numbers, UTC timestamps.</summary>
 public static class Json
 {
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> SnakeCaseNames = new(StringComparer.Ordinal);
+
     public static IServiceCollection AddJsonConventions(this IServiceCollection services)
     {
         services.ConfigureHttpJsonOptions(options => Configure(options.SerializerOptions));
@@ -32,7 +34,11 @@ public static class Json
         options.Converters.Add(new ExactDecimalConverter());
     }
 
-    public static string SnakeCase(string name) => JsonNamingPolicy.SnakeCaseLower.ConvertName(name);
+    /// <summary>
+    /// A member name in snake_case. FluentValidation asks for every rule on every validation, not once per rule, so the
+    /// names (a fixed set: the request types' properties) are converted once and kept.
+    /// </summary>
+    public static string SnakeCase(string name) => SnakeCaseNames.GetOrAdd(name, static name => JsonNamingPolicy.SnakeCaseLower.ConvertName(name));
 
     /// <summary>ISO 8601 in UTC with milliseconds, e.g. <c>2026-11-22T10:15:30.250Z</c>.</summary>
     public sealed class UtcTimestampConverter : JsonConverter<DateTimeOffset>
@@ -42,8 +48,13 @@ public static class Json
         public override DateTimeOffset Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
             DateTimeOffset.Parse(reader.GetString()!, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
 
-        public override void Write(Utf8JsonWriter writer, DateTimeOffset value, JsonSerializerOptions options) =>
-            writer.WriteStringValue(value.UtcDateTime.ToString(Format, CultureInfo.InvariantCulture));
+        // The same characters as value.UtcDateTime.ToString(Format, CultureInfo.InvariantCulture), without parsing Format
+        // again or making a string for each timestamp of each response.
+        public override void Write(Utf8JsonWriter writer, DateTimeOffset value, JsonSerializerOptions options)
+        {
+            Span<char> text = stackalloc char[IsoTimestamp.Length];
+            writer.WriteStringValue(IsoTimestamp.Format(value.UtcDateTime, text));
+        }
     }
 
     /// <summary>

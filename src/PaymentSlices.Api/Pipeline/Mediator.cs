@@ -27,7 +27,8 @@ public static class MediatorRegistration
         services.AddScoped<ServiceFactory>(provider => provider.GetService!);
         services.AddScoped<IMediator, Mediator>();
 
-        // Order matters: validate before anything is opened, then one transaction around the handler.
+        // Order matters: validate before anything is opened, then one transaction around the handler (a command's: the
+        // container leaves TransactionBehaviour out of a query's pipeline, which does not meet its constraint).
         services.AddScoped(typeof(IPipelineBehavior<,>), typeof(ValidationBehaviour<,>));
         services.AddScoped(typeof(IPipelineBehavior<,>), typeof(TransactionBehaviour<,>));
 

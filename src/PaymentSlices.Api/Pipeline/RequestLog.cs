@@ -1,6 +1,7 @@
+using System.Collections;
 using System.Diagnostics;
+using System.Globalization;
 using Microsoft.AspNetCore.Diagnostics;
-using Microsoft.AspNetCore.Routing.Patterns;
 
 namespace PaymentSlices.Api.Pipeline;
 
@@ -14,11 +15,17 @@ namespace PaymentSlices.Api.Pipeline;
 /// a client should not have put there (a card number typed into a URL, the 3-D Secure page's payment id), so the
 /// <c>Microsoft.AspNetCore.Hosting.Diagnostics</c> category is off (appsettings.json). Without it the framework would
 /// no longer start a request activity, so a listener asks for one: its trace id is the lines' <c>TraceId</c> scope and
-/// the problems' <c>trace_id</c>.
+/// the problems' <c>trace_id</c>. On standard output the line is written by <see cref="RequestLineConsole"/>.
 /// </remarks>
-public static partial class RequestLog
+public static class RequestLog
 {
     public const string Category = "PaymentSlices.Requests";
+
+    /// <summary>
+    /// The event id the line has always had: the one the logging source generator derived from the name of the
+    /// method that wrote it (<c>Completed</c>), kept so that log queries on it still match.
+    /// </summary>
+    public static readonly EventId CompletedEvent = new(326587726, "Completed");
 
     private static readonly Lazy<ActivityListener> RequestActivities = new(() =>
     {
@@ -38,12 +45,6 @@ public static partial class RequestLog
         return app.Use(async (context, next) =>
         {
             var started = Stopwatch.GetTimestamp();
-            string? route = null;
-            context.Response.OnStarting(() =>
-            {
-                route ??= RouteOf(context);
-                return Task.CompletedTask;
-            });
             try
             {
                 await next(context);
@@ -51,18 +52,67 @@ public static partial class RequestLog
             finally
             {
                 var elapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-                route ??= RouteOf(context);
-                Completed(logger, context.Request.Method, route, context.Response.StatusCode, elapsedMs);
+                logger.Log(LogLevel.Information, CompletedEvent, new RequestLine(context.Request.Method, RouteOf(context), context.Response.StatusCode, elapsedMs),
+                    null, RequestLine.Format);
             }
         });
     }
 
     // After an exception the error handler clears the endpoint; the one that threw is on its feature.
     internal static string RouteOf(HttpContext context) =>
-        (context.GetEndpoint() ?? context.Features.Get<IExceptionHandlerFeature>()?.Endpoint) is RouteEndpoint { RoutePattern: RoutePattern pattern }
-            ? "/" + pattern.RawText?.TrimStart('/')
+        (context.GetEndpoint() ?? context.Features.Get<IExceptionHandlerFeature>()?.Endpoint) is RouteEndpoint endpoint
+            ? Rooted(endpoint.RoutePattern.RawText ?? "")
             : "(no route)";
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Method} {Route} answered {StatusCode} in {ElapsedMs:0.0} ms")]
-    private static partial void Completed(ILogger logger, string method, string route, int statusCode, double elapsedMs);
+    // The template with one leading '/': as it is when it has one already (a route of the /v1 group), so no new string a request.
+    private static string Rooted(string template) =>
+        template.StartsWith('/') && !template.StartsWith("//", StringComparison.Ordinal) ? template : "/" + template.TrimStart('/');
+}
+
+/// <summary>
+/// The request line's state: <c>{Method} {Route} answered {StatusCode} in {ElapsedMs:0.0} ms</c>, with the same
+/// properties, in the same order, as the source-generated logging method it replaces, so that every logger sees what it
+/// saw before. A struct of its own so that <see cref="RequestLineConsole"/> reads the fields without boxing them.
+/// </summary>
+public readonly struct RequestLine(string method, string route, int statusCode, double elapsedMs) : IReadOnlyList<KeyValuePair<string, object?>>
+{
+    public const string OriginalFormat = "{Method} {Route} answered {StatusCode} in {ElapsedMs:0.0} ms";
+
+    public static readonly Func<RequestLine, Exception?, string> Format = (line, _) => line.ToString();
+
+    public string Method { get; } = method;
+
+    public string Route { get; } = route;
+
+    public int StatusCode { get; } = statusCode;
+
+    public double ElapsedMs { get; } = elapsedMs;
+
+    public int Count => 5;
+
+    public KeyValuePair<string, object?> this[int index] => index switch
+    {
+        0 => new("Method", Method),
+        1 => new("Route", Route),
+        2 => new("StatusCode", StatusCode),
+        3 => new("ElapsedMs", ElapsedMs),
+        4 => new("{OriginalFormat}", OriginalFormat),
+        _ => throw new ArgumentOutOfRangeException(nameof(index)),
+    };
+
+    /// <summary>The message, written into <paramref name="destination"/>; false if it does not fit.</summary>
+    public bool TryFormat(Span<char> destination, out int written) =>
+        destination.TryWrite(CultureInfo.InvariantCulture, $"{Method} {Route} answered {StatusCode} in {ElapsedMs:0.0} ms", out written);
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Method} {Route} answered {StatusCode} in {ElapsedMs:0.0} ms");
+
+    public IEnumerator<KeyValuePair<string, object?>> GetEnumerator()
+    {
+        for (var i = 0; i < Count; i++)
+        {
+            yield return this[i];
+        }
+    }
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 }

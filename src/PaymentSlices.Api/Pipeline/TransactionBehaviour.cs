@@ -11,17 +11,14 @@ namespace PaymentSlices.Api.Pipeline;
 /// </summary>
 /// <remarks>
 /// Write endpoints send their commands without the request's abort token: a client that hangs up
-/// mid-charge must not roll back a charge the processor already made.
+/// mid-charge must not roll back a charge the processor already made. Only commands have this behaviour: for a query
+/// (a GET) the container leaves it out of the pipeline (its constraint), so a read pays for no layer that does nothing.
 /// </remarks>
 public sealed class TransactionBehaviour<TRequest, TResponse>(Db db, RequestIdempotency idempotency) : IPipelineBehavior<TRequest, TResponse>
+    where TRequest : ICommand
 {
     public async Task<TResponse> Handle(TRequest request, CancellationToken cancellationToken, RequestHandlerDelegate<TResponse> next)
     {
-        if (request is not ICommand)
-        {
-            return await next();
-        }
-
         if (request is not ITakesTurns)
         {
             await db.BeginRequestAsync(cancellationToken);

@@ -23,4 +23,22 @@ public sealed class MediatorTests(ApiFactory factory) : IClassFixture<ApiFactory
             handler.Should().NotBeNull($"{type.FullName} needs a handler");
         }
     }
+
+    [Fact]
+    public async Task ACommand_IsValidatedThenRunInATransaction_AQueryIsOnlyValidated()
+    {
+        await using var scope = factory.Services.CreateAsyncScope();
+
+        Behaviours<PaymentSlices.Api.Features.CreatePayment.CreatePayment.Command>(scope.ServiceProvider)
+            .Should().Equal("ValidationBehaviour`2", "TransactionBehaviour`2");
+        Behaviours<PaymentSlices.Api.Features.GetPayment.GetPayment.Query>(scope.ServiceProvider).Should().Equal("ValidationBehaviour`2");
+    }
+
+    private static List<string> Behaviours<TRequest>(IServiceProvider services)
+    {
+        var response = typeof(TRequest).GetInterfaces().Single(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IRequest<>)).GenericTypeArguments[0];
+        var behaviours = (IEnumerable<object>)services.GetRequiredService(
+            typeof(IEnumerable<>).MakeGenericType(typeof(IPipelineBehavior<,>).MakeGenericType(typeof(TRequest), response)));
+        return behaviours.Select(behaviour => behaviour.GetType().Name).ToList();
+    }
 }
