@@ -32,6 +32,9 @@ public sealed class TwoInstanceTests(PublishedApp app, ITestOutputHelper log) : 
     public async Task TwentyConcurrentPaysOfOneOrder_SplitAcrossBothInstances_OneSucceeds_TheOthersAre409_OneCharge()
     {
         await using var two = await StartAsync();
+        // Both started at once on an empty database: each migration was applied once (the other waited on the lock).
+        (await two.QueryAsync<long>("SELECT version FROM schema_migrations ORDER BY version")).Should()
+            .Equal(PaymentSlices.Api.Database.Migrator.Migrations(PaymentSlices.Api.Database.DatabaseProvider.PostgreSql).Select(migration => (long)migration.Version));
         var order = await two[0].CreateOrderAsync(amount: 120m);
 
         var answers = await AllAtOnceAsync(two, 20, i => (i % 2, $"/v1/orders/{order.Id()}/pay", new { source = Api.Card() }, null));
