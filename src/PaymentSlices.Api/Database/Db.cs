@@ -79,6 +79,15 @@ public sealed class Db(DbConnectionFactory factory, IWriteTurns writer, Shutdown
             throw new InvalidOperationException("A write turn is already open in this request.");
         }
 
+        // No read connection is held from here on: not while the turn is waited for or held (the turn has its own), nor
+        // between turns, while a charge waits for the processor. On PostgreSQL it is one of the pool's connections, and a
+        // slow processor must not hold the pool; a read after the turn opens one again.
+        if (readConnection is not null)
+        {
+            await readConnection.DisposeAsync();
+            readConnection = null;
+        }
+
         using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, refused);
         try
         {

@@ -267,6 +267,7 @@ public sealed partial class WebhookDispatcher(
             return;
         }
 
+        connection = await db.OpenAsync(stoppingToken); // the turn closed the read connection
         var events = (await connection.QueryAsync<(string Id, string Type, string Payload)>(
             db.Command(SelectEvents, new { Ids = chosen.Select(delivery => delivery.EventId).Distinct().ToList() }, stoppingToken)))
             .ToDictionary(row => row.Id);
