@@ -3,20 +3,21 @@ using System.Net;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using PaymentSlices.Api.Kernel;
+using PaymentSlices.Tests.Pipeline;
 
 namespace PaymentSlices.Tests.Payments;
 
-/// <summary>A service whose PostgreSQL pool has 3 connections, with a processor that holds every charge until released.</summary>
+/// <summary>A service whose PostgreSQL pool has 3 connections, with a processor that can hold every charge.</summary>
 public sealed class SmallPoolFactory : ApiFactory
 {
     public SmallPoolFactory() =>
         ConfigureTestServices = services =>
         {
-            services.AddSingleton<HeldCharges>();
-            services.AddSingleton<IPaymentProcessor>(provider => provider.GetRequiredService<HeldCharges>());
+            services.AddSingleton<ControllableProcessor>();
+            services.AddSingleton<IPaymentProcessor>(provider => provider.GetRequiredService<ControllableProcessor>());
         };
 
-    public HeldCharges Held => Services.GetRequiredService<HeldCharges>();
+    public ControllableProcessor Controls => Services.GetRequiredService<ControllableProcessor>();
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
@@ -26,33 +27,6 @@ public sealed class SmallPoolFactory : ApiFactory
         builder.UseSetting("ConnectionStrings:PaymentSlices",
             new Npgsql.NpgsqlConnectionStringBuilder(ConnectionString) { Pooling = true, MaxPoolSize = 3, Timeout = 5 }.ConnectionString);
     }
-}
-
-/// <summary>The sandbox, with each charge held inside the processor until <see cref="Release"/>; counts those held.</summary>
-public sealed class HeldCharges(SandboxPaymentProcessor sandbox) : IPaymentProcessor
-{
-    private readonly TaskCompletionSource release = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private int held;
-
-    public int Held => Volatile.Read(ref held);
-
-    public void Release() => release.TrySetResult();
-
-    public async Task<ChargeResult> ChargeAsync(ChargeRequest request, CancellationToken cancellationToken)
-    {
-        Interlocked.Increment(ref held);
-        await release.Task;
-        return await sandbox.ChargeAsync(request, cancellationToken);
-    }
-
-    public Task<string?> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken) => sandbox.RefundAsync(request, cancellationToken);
-
-    public Task<ChargeResult> ResolveChargeAsync(string idempotencyKey, CancellationToken cancellationToken) => sandbox.ResolveChargeAsync(idempotencyKey, cancellationToken);
-
-    public Task<string?> ResolveRefundAsync(string idempotencyKey, CancellationToken cancellationToken) => sandbox.ResolveRefundAsync(idempotencyKey, cancellationToken);
-
-    public Task<SaveCardResult> SaveCardAsync(string idempotencyKey, PaymentSource source, CancellationToken cancellationToken) =>
-        sandbox.SaveCardAsync(idempotencyKey, source, cancellationToken);
 }
 
 /// <summary>Issues 15 and 16: a charge waiting for the processor holds no database connection, so a slow processor cannot hold PostgreSQL's pool.</summary>
@@ -70,6 +44,8 @@ public sealed class ConnectionPoolTests(SmallPoolFactory factory) : IClassFixtur
 
         // Each pay reads its order, records its processing payment, then waits at the processor, with an Idempotency-Key
         // (whose stored-response read is one more read on the way in).
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        factory.Controls.Hold = release;
         var pays = orders.Select(id =>
         {
             var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/orders/{id}/pay") { Content = System.Net.Http.Json.JsonContent.Create(new { source = "tok_visa" }) };
@@ -79,12 +55,12 @@ public sealed class ConnectionPoolTests(SmallPoolFactory factory) : IClassFixtur
         try
         {
             var deadline = DateTime.UtcNow.AddSeconds(20);
-            while (factory.Held.Held < 6 && DateTime.UtcNow < deadline)
+            while (factory.Controls.Charging < 6 && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(50);
             }
 
-            factory.Held.Held.Should().Be(6, "every pay reaches the processor: none waits for a connection another held charge keeps");
+            factory.Controls.Charging.Should().Be(6, "every pay reaches the processor: none waits for a connection another held charge keeps");
 
             // Meanwhile the pool serves everything else: an order is created and read.
             var order = await client.CreateOrderAsync();
@@ -92,7 +68,7 @@ public sealed class ConnectionPoolTests(SmallPoolFactory factory) : IClassFixtur
         }
         finally
         {
-            factory.Held.Release();
+            release.TrySetResult();
         }
 
         foreach (var pay in pays)

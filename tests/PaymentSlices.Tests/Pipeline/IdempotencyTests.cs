@@ -22,8 +22,12 @@ public sealed class ManualClock : TimeProvider
 public sealed class ControllableProcessor(SandboxPaymentProcessor sandbox) : IPaymentProcessor
 {
     private int failures;
+    private int charging;
 
     public SandboxPaymentProcessor Sandbox => sandbox;
+
+    /// <summary>Charges that have entered the processor so far (held ones included).</summary>
+    public int Charging => Volatile.Read(ref charging);
 
     public TaskCompletionSource? Hold { get; set; }
 
@@ -33,6 +37,7 @@ public sealed class ControllableProcessor(SandboxPaymentProcessor sandbox) : IPa
 
     public async Task<ChargeResult> ChargeAsync(ChargeRequest request, CancellationToken cancellationToken)
     {
+        Interlocked.Increment(ref charging);
         Entered.TrySetResult();
         if (Hold is { } hold)
         {
