@@ -84,7 +84,7 @@ public sealed class Db(DbConnectionFactory factory, IWriteTurns writer, Shutdown
         // slow processor must not hold the pool; a read after the turn opens one again.
         if (readConnection is not null)
         {
-            await readConnection.DisposeAsync();
+            await factory.ReleaseReadAsync(readConnection);
             readConnection = null;
         }
 
@@ -170,7 +170,8 @@ public sealed class Db(DbConnectionFactory factory, IWriteTurns writer, Shutdown
         await EndAsync();
         if (readConnection is not null)
         {
-            await readConnection.DisposeAsync();
+            await factory.ReleaseReadAsync(readConnection);
+            readConnection = null;
         }
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Data.Common;
+using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
 using Dapper;
 using Microsoft.Data.Sqlite;
@@ -18,7 +19,7 @@ public enum DatabaseProvider
 }
 
 /// <summary>Opens the provider's connections with the settings every connection needs.</summary>
-public abstract class DbConnectionFactory(string connectionString)
+public abstract class DbConnectionFactory(string connectionString) : IDisposable
 {
     public abstract DatabaseProvider Provider { get; }
 
@@ -33,8 +34,21 @@ public abstract class DbConnectionFactory(string connectionString)
     /// <summary>A connection for writes, migrations and background jobs.</summary>
     public abstract Task<DbConnection> OpenAsync(CancellationToken cancellationToken);
 
-    /// <summary>A connection for reads only.</summary>
+    /// <summary>A connection for reads only; give it back with <see cref="ReleaseReadAsync"/>.</summary>
     public abstract Task<DbConnection> OpenReadAsync(CancellationToken cancellationToken);
+
+    /// <summary>Gives back a connection from <see cref="OpenReadAsync"/>: closed, or kept for the next reader.</summary>
+    public virtual ValueTask ReleaseReadAsync(DbConnection connection) => connection.DisposeAsync();
+
+    public void Dispose()
+    {
+        Dispose(disposing: true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+    }
 
     /// <summary>The slices' SQL as this provider takes it (see <see cref="PostgresConnectionFactory"/>); SQLite takes it as written.</summary>
     public virtual string Dialect(string sql) => sql;
@@ -50,29 +64,86 @@ public sealed class SqliteConnectionFactory(string connectionString) : DbConnect
 
     public override string DataSource { get; } = new SqliteConnectionStringBuilder(connectionString).DataSource;
 
+    /// <summary>Read connections kept open between requests, each with the statements it prepared (<see cref="StatementKeepingConnection"/>).</summary>
+    public const int MaxIdleReaders = 32;
+
+    /// <summary>A read connection's own page cache, in KiB. Small: a commit by the writer empties it anyway, and the OS caches the file.</summary>
+    private const int ReaderCacheKiB = 256;
+
+    private readonly Stack<StatementKeepingConnection> idleReaders = new();
+    private readonly StrongBox<long> prepared = new();
+    private bool disposed;
+
+    /// <summary>Statements prepared so far by this factory's connections (each keeps what it prepared).</summary>
+    public long StatementsPrepared => Interlocked.Read(ref prepared.Value);
+
     public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
-        var connection = new SqliteConnection(ConnectionString);
+        var connection = new StatementKeepingConnection(ConnectionString, prepared);
         await connection.OpenAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(ConnectionPragmas, cancellationToken: cancellationToken));
         return connection;
     }
 
     /// <summary>
-    /// No PRAGMAs: a reader needs neither foreign_keys nor synchronous (both concern writes), and in WAL a reader waits
-    /// for no lock; in the rare case SQLite still says busy (WAL recovery), Microsoft.Data.Sqlite retries the statement
-    /// itself until the command timeout (30 s), busy_timeout or not.
+    /// A kept read connection, or a new one. No PRAGMAs but the cache size: a reader needs neither foreign_keys nor
+    /// synchronous (both concern writes), and in WAL a reader waits for no lock; in the rare case SQLite still says busy
+    /// (WAL recovery), Microsoft.Data.Sqlite retries the statement itself until the command timeout (30 s), busy_timeout or not.
     /// </summary>
     public override async Task<DbConnection> OpenReadAsync(CancellationToken cancellationToken)
     {
-        var connection = new SqliteConnection(ConnectionString);
+        lock (idleReaders)
+        {
+            if (idleReaders.TryPop(out var idle))
+            {
+                return idle;
+            }
+        }
+
+        var connection = new StatementKeepingConnection(ConnectionString, prepared);
         await connection.OpenAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition($"PRAGMA cache_size = -{ReaderCacheKiB};", cancellationToken: cancellationToken));
         return connection;
+    }
+
+    /// <summary>Keeps the connection for the next reader, up to <see cref="MaxIdleReaders"/>; closes it otherwise.</summary>
+    public override ValueTask ReleaseReadAsync(DbConnection connection)
+    {
+        if (connection is StatementKeepingConnection { State: System.Data.ConnectionState.Open } reader)
+        {
+            lock (idleReaders)
+            {
+                if (!disposed && idleReaders.Count < MaxIdleReaders)
+                {
+                    idleReaders.Push(reader);
+                    return ValueTask.CompletedTask;
+                }
+            }
+        }
+
+        return connection.DisposeAsync();
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            lock (idleReaders)
+            {
+                disposed = true;
+                while (idleReaders.TryPop(out var reader))
+                {
+                    reader.Dispose();
+                }
+            }
+        }
+
+        base.Dispose(disposing);
     }
 }
 
 /// <summary>PostgreSQL through one pooled <see cref="NpgsqlDataSource"/> for the process.</summary>
-public sealed partial class PostgresConnectionFactory(string connectionString) : DbConnectionFactory(connectionString), IDisposable
+public sealed partial class PostgresConnectionFactory(string connectionString) : DbConnectionFactory(connectionString)
 {
     private readonly NpgsqlDataSource source = NpgsqlDataSource.Create(connectionString);
 
@@ -84,7 +155,15 @@ public sealed partial class PostgresConnectionFactory(string connectionString) :
 
     public override Task<DbConnection> OpenReadAsync(CancellationToken cancellationToken) => OpenAsync(cancellationToken);
 
-    public void Dispose() => source.Dispose();
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            source.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
 
     /// <summary>
     /// Dapper expands a list parameter (<c>id IN @Ids</c>) into one parameter per item on SQLite, but hands Npgsql the list

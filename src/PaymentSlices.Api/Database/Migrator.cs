@@ -110,13 +110,15 @@ public static class DatabaseRegistration
         TimestampHandler.Register();
         if (CheckedProvider(configuration) == DatabaseProvider.PostgreSql)
         {
-            services.AddSingleton<DbConnectionFactory>(new PostgresConnectionFactory(CheckedPostgresConnectionString(configuration)));
+            var connectionString = CheckedPostgresConnectionString(configuration);
+            services.AddSingleton<DbConnectionFactory>(_ => new PostgresConnectionFactory(connectionString)); // owned: disposed with the container
             services.AddSingleton<IWriteTurns, PostgresWriteTurns>();
             services.AddHealthChecks().AddCheck<PostgresHealthCheck>("database", tags: ["ready"]);
         }
         else
         {
-            services.AddSingleton<DbConnectionFactory>(new SqliteConnectionFactory(CheckedSqliteConnectionString(configuration)));
+            var connectionString = CheckedSqliteConnectionString(configuration);
+            services.AddSingleton<DbConnectionFactory>(_ => new SqliteConnectionFactory(connectionString)); // owned: its kept read connections close with the container
             services.AddSingleton<GroupCommit>();
             services.AddSingleton<IWriteTurns>(provider => provider.GetRequiredService<GroupCommit>());
             services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);

@@ -1,0 +1,51 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using PaymentSlices.Api.Database;
+
+namespace PaymentSlices.Tests.Database;
+
+/// <summary>
+/// Issue 15, on SQLite: the service's connections keep the statements they prepared, so a request runs its SQL without
+/// parsing it again, and what it reads and writes is still the latest (a database of its own: it counts preparations).
+/// </summary>
+public sealed class StatementKeepingTests(ApiFactory factory) : IClassFixture<ApiFactory>
+{
+    private readonly HttpClient client = factory.Storefront();
+
+    private long Prepared => ((SqliteConnectionFactory)factory.Services.GetRequiredService<DbConnectionFactory>()).StatementsPrepared;
+
+    [Fact]
+    public async Task RepeatedReadsAndWrites_PrepareTheirStatementsOnce_AndSeeEachOthersChanges()
+    {
+        var order = await client.CreateOrderAsync();
+        var payment = (await client.CreatePaidOrderAsync(amount: 100m)).Id();
+        await (await client.GetAsync($"/v1/payments/{payment}")).ShouldBe(HttpStatusCode.OK);
+        var before = Prepared;
+
+        // One request at a time: each read finds the same kept connection, each write the writer's, with their statements.
+        for (var i = 1; i <= 40; i++)
+        {
+            var refund = await (await client.PostJsonAsync("/v1/refunds", new { payment_id = payment, amount = 0.01m })).ShouldBe(HttpStatusCode.Created);
+            var read = await (await client.GetAsync($"/v1/payments/{payment}")).ShouldBe(HttpStatusCode.OK);
+            read["amount_refunded"]!.GetValue<decimal>().Should().Be(0.01m * i, "a kept read statement still reads the latest commit");
+            (await (await client.GetAsync($"/v1/refunds/{refund.Id()}")).ShouldBe(HttpStatusCode.OK)).Str("id").Should().Be(refund.Id());
+            await (await client.GetAsync($"/v1/orders/{order.Id()}")).ShouldBe(HttpStatusCode.OK);
+        }
+
+        // 160 requests that run several statements each: a handful of first preparations, not one per statement run.
+        (Prepared - before).Should().BeLessThan(40, "each distinct statement is prepared once per connection and kept");
+    }
+
+    [Fact]
+    public async Task ConcurrentReads_EachGetAConnectionOfTheirOwn_AndAllAnswer()
+    {
+        var payment = (await client.CreatePaidOrderAsync()).Id();
+
+        var reads = await Task.WhenAll(Enumerable.Range(0, 64).Select(_ => client.GetAsync($"/v1/payments/{payment}")));
+
+        foreach (var read in reads)
+        {
+            (await read.ShouldBe(HttpStatusCode.OK)).Str("id").Should().Be(payment);
+        }
+    }
+}
