@@ -31,7 +31,7 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
     private const string Savepoint = "turn";
 
     /// <summary>Commits between two checkpoints (SQLite's own default is one per 1,000 pages, inside a commit).</summary>
-    private const int CheckpointEvery = 10;
+    private const int CheckpointEvery = 25;
 
     /// <summary>The log's length, in pages, past which the writer makes it start again from its beginning (SQLite's own autocheckpoint size).</summary>
     public const int RestartLogAfterPages = 1000;
@@ -172,7 +172,9 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
     {
         var connection = (SqliteConnection)factory.OpenAsync(CancellationToken.None).GetAwaiter().GetResult();
         using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA wal_autocheckpoint = 0;"; // the checkpointer thread does it
+        // wal_autocheckpoint: the checkpointer thread does it. temp_store: the savepoint of each turn keeps the pages it
+        // changes in a sub-journal, in memory rather than in a temporary file once it passes 64 KiB.
+        command.CommandText = "PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY;";
         command.ExecuteNonQuery();
         return connection;
     }
