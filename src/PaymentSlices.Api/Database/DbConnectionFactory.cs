@@ -58,7 +58,10 @@ public sealed class SqliteConnectionFactory(string connectionString) : DbConnect
 {
     // synchronous=FULL: an acknowledged payment survives power loss (WAL's default NORMAL may lose the
     // last commits). foreign_keys and busy_timeout are per connection in SQLite, so they are set on each.
-    private const string ConnectionPragmas = "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;";
+    private const string ConnectionPragmas = "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; " + BusyTimeoutPragma;
+
+    /// <summary>The busy_timeout every writing connection sets (5 s).</summary>
+    public const string BusyTimeoutPragma = "PRAGMA busy_timeout = 5000;";
 
     public override DatabaseProvider Provider => DatabaseProvider.Sqlite;
 

@@ -36,6 +36,9 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
     /// <summary>The log's length, in pages, past which the writer makes it start again from its beginning (SQLite's own autocheckpoint size).</summary>
     public const int RestartLogAfterPages = 1000;
 
+    /// <summary>How long, in ms, the writer waits for the readers still on the log before it gives up a restart until the next try.</summary>
+    private const int RestartWait = 50;
+
     private readonly ConcurrentQueue<SqliteWriteTurn> queue = new();
     private readonly SemaphoreSlim queued = new(0);
     private readonly SemaphoreSlim checkpointDue = new(0, 1);
@@ -217,20 +220,26 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
 
     /// <summary>
     /// A RESTART checkpoint on the writer's connection, outside any batch: it copies the rest of the log, waits (SQLite's
-    /// busy handler, a millisecond at a time) until no reader still reads from the log, and so lets the next batch begin
-    /// the log again from its start. A failure only means the log grows until the next one.
+    /// busy handler) until no reader still reads from the log, and so lets the next batch begin the log again from its
+    /// start. The wait is bounded by <see cref="RestartWait"/>, not the connection's 5 s busy timeout: every write waits
+    /// while the writer does, and a log that grows until the next try costs less. A failure only means the same.
     /// </summary>
     private void RestartLog(SqliteConnection connection)
     {
+        using var command = connection.CreateCommand();
         try
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = "PRAGMA wal_checkpoint(RESTART);";
-            command.ExecuteNonQuery();
+            command.CommandText = $"PRAGMA busy_timeout = {RestartWait}; PRAGMA wal_checkpoint(RESTART);";
+            command.ExecuteNonQuery(); // busy past the wait: a row saying so, not an error
         }
         catch (SqliteException error)
         {
             LogCheckpointFailed(logger, error);
+        }
+        finally
+        {
+            command.CommandText = SqliteConnectionFactory.BusyTimeoutPragma;
+            command.ExecuteNonQuery();
         }
     }
 
