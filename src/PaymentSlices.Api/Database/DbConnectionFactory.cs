@@ -58,7 +58,9 @@ public sealed class SqliteConnectionFactory(string connectionString) : DbConnect
 {
     // synchronous=FULL: an acknowledged payment survives power loss (WAL's default NORMAL may lose the
     // last commits). foreign_keys and busy_timeout are per connection in SQLite, so they are set on each.
-    private const string ConnectionPragmas = "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; " + BusyTimeoutPragma;
+    // cache_size: SQLite's default (2 MB), set again because a connection may reuse the handle of a read connection
+    // (Microsoft.Data.Sqlite pools handles), whose cache is smaller.
+    private const string ConnectionPragmas = "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA cache_size = -2000; " + BusyTimeoutPragma;
 
     /// <summary>The busy_timeout every writing connection sets (5 s).</summary>
     public const string BusyTimeoutPragma = "PRAGMA busy_timeout = 5000;";

@@ -78,6 +78,9 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
         return turn.Started;
     }
 
+    /// <summary>Has the writer restart the log after its next batch, as when the log passes <see cref="RestartLogAfterPages"/>: for the tests.</summary>
+    internal void RequestLogRestart() => Volatile.Write(ref restartDue, 1);
+
     private void EnsureStarted()
     {
         if (writer is not null)
@@ -120,39 +123,7 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
             try
             {
                 connection ??= OpenWriter();
-                using var transaction = connection.BeginTransaction(deferred: false); // BEGIN IMMEDIATE
-                var first = true;
-                while (batch.Count < MaxBatch && (first || queued.Wait(0)))
-                {
-                    first = false;
-                    if (!queue.TryDequeue(out var turn))
-                    {
-                        break;
-                    }
-
-                    RunTurn(transaction, turn, batch);
-                }
-
-                if (batch.Count > 0)
-                {
-                    transaction.Commit(); // the one fsync of the batch
-                    if (Interlocked.Increment(ref commits) % CheckpointEvery == 0 && checkpointDue.CurrentCount == 0)
-                    {
-                        checkpointDue.Release();
-                    }
-
-                    Interlocked.Add(ref committedTurns, batch.Count);
-                }
-
-                foreach (var turn in batch)
-                {
-                    turn.Durable.TrySetResult();
-                }
-
-                if (Interlocked.Exchange(ref restartDue, 0) == 1)
-                {
-                    RestartLog(connection);
-                }
+                RunBatch(connection, batch);
             }
             catch (Exception error)
             {
@@ -165,10 +136,51 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
 
                 connection?.Dispose();
                 connection = null;
+                continue;
+            }
+
+            // Only here, with the batch's transaction ended (committed, or rolled back when every turn of it was): inside
+            // it SQLite refuses a checkpoint as locked, and Microsoft.Data.Sqlite retries that for the command timeout.
+            if (Interlocked.Exchange(ref restartDue, 0) == 1)
+            {
+                RestartLog(ref connection);
             }
         }
 
         connection?.Dispose();
+    }
+
+    /// <summary>One batch: the queued turns (up to <see cref="MaxBatch"/>) in one transaction, committed once, then answered.</summary>
+    private void RunBatch(SqliteConnection connection, List<SqliteWriteTurn> batch)
+    {
+        using var transaction = connection.BeginTransaction(deferred: false); // BEGIN IMMEDIATE
+        var first = true;
+        while (batch.Count < MaxBatch && (first || queued.Wait(0)))
+        {
+            first = false;
+            if (!queue.TryDequeue(out var turn))
+            {
+                break;
+            }
+
+            RunTurn(transaction, turn, batch);
+        }
+
+        if (batch.Count > 0)
+        {
+            transaction.Commit(); // the one fsync of the batch
+            if (Interlocked.Increment(ref commits) % CheckpointEvery == 0 && checkpointDue.CurrentCount == 0)
+            {
+                checkpointDue.Release();
+            }
+
+            Interlocked.Add(ref committedTurns, batch.Count);
+        }
+
+        foreach (var turn in batch)
+        {
+            turn.Durable.TrySetResult();
+        }
     }
 
     private SqliteConnection OpenWriter()
@@ -224,22 +236,29 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
     /// start. The wait is bounded by <see cref="RestartWait"/>, not the connection's 5 s busy timeout: every write waits
     /// while the writer does, and a log that grows until the next try costs less. A failure only means the same.
     /// </summary>
-    private void RestartLog(SqliteConnection connection)
+    private void RestartLog(ref SqliteConnection? connection)
     {
-        using var command = connection.CreateCommand();
         try
         {
-            command.CommandText = $"PRAGMA busy_timeout = {RestartWait}; PRAGMA wal_checkpoint(RESTART);";
-            command.ExecuteNonQuery(); // busy past the wait: a row saying so, not an error
+            using var command = connection!.CreateCommand();
+            command.CommandTimeout = 1; // Microsoft.Data.Sqlite's own retries of a busy statement, bounded too
+            try
+            {
+                command.CommandText = $"PRAGMA busy_timeout = {RestartWait}; PRAGMA wal_checkpoint(RESTART);";
+                command.ExecuteNonQuery(); // busy past the wait: a row saying so, not an error
+            }
+            finally
+            {
+                command.CommandText = SqliteConnectionFactory.BusyTimeoutPragma;
+                command.ExecuteNonQuery();
+            }
         }
         catch (SqliteException error)
         {
+            // Nothing of the batches is at stake (they were answered); a writer connection left in doubt is opened again.
             LogCheckpointFailed(logger, error);
-        }
-        finally
-        {
-            command.CommandText = SqliteConnectionFactory.BusyTimeoutPragma;
-            command.ExecuteNonQuery();
+            connection?.Dispose();
+            connection = null;
         }
     }
 

@@ -25,4 +25,26 @@ public sealed class SqliteDatabaseTests(ApiFactory factory) : IClassFixture<ApiF
         (await connection.ExecuteScalarAsync<long>("PRAGMA foreign_keys")).Should().Be(1);
         (await connection.ExecuteScalarAsync<long>("PRAGMA busy_timeout")).Should().BeGreaterThan(0);
     }
+
+    [Fact]
+    public async Task AWritingConnection_HasSqlitesDefaultPageCache_EvenOnTheHandleOfAClosedReadConnection()
+    {
+        factory.CreateClient();
+        var connections = factory.Services.GetRequiredService<DbConnectionFactory>();
+        var readers = new List<System.Data.Common.DbConnection>();
+        for (var i = 0; i < SqliteConnectionFactory.MaxIdleReaders + 8; i++)
+        {
+            readers.Add(await connections.OpenReadAsync(CancellationToken.None));
+        }
+
+        // The readers past the kept ones are closed: their handles go back to Microsoft.Data.Sqlite's pool, small cache and all.
+        foreach (var reader in readers)
+        {
+            await connections.ReleaseReadAsync(reader);
+        }
+
+        await using var connection = await connections.OpenAsync(CancellationToken.None);
+
+        (await connection.ExecuteScalarAsync<long>("PRAGMA cache_size")).Should().Be(-2000, "2,000 KiB, SQLite's default");
+    }
 }

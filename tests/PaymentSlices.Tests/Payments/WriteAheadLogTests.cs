@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
 using PaymentSlices.Api.Database;
 
 namespace PaymentSlices.Tests.Payments;
@@ -81,6 +82,29 @@ public sealed class WriteAheadLogTests
 
         finished.Should().Be(writes, "3,000 orders take about 2 s here; with each restart waiting up to 5 s for the reader they took 33 s");
         await writes;
+    }
+
+    [Fact]
+    public async Task ALogRestartDueAfterABatchThatOnlyRolledBack_DoesNotStallTheWrites()
+    {
+        // Inside a batch's transaction SQLite refuses a checkpoint as locked, and Microsoft.Data.Sqlite retries that for
+        // its 30 s command timeout: the restart must wait until the batch's transaction has ended, even when nothing of
+        // the batch was kept.
+        await using var factory = new ApiFactory();
+        var client = factory.Storefront();
+        await client.CreateOrderAsync();
+        await using (await factory.RefuseWritesAsync("order_items", "INSERT", null, "test: this write fails"))
+        {
+            factory.Services.GetRequiredService<GroupCommit>().RequestLogRestart();
+            await (await client.PostJsonAsync("/v1/orders", new { currency = "USD", items = new[] { new { name = "Tea", amount = 3.50m, quantity = 2 } } }))
+                .ShouldBeProblem(HttpStatusCode.InternalServerError, "internal_error");
+        }
+
+        var next = client.CreateOrderAsync();
+        var finished = await Task.WhenAny(next, Task.Delay(TimeSpan.FromSeconds(10)));
+
+        finished.Should().Be(next, "the next write waits for no checkpoint retried inside a transaction (it took 30 s)");
+        await next;
     }
 
     private static void InterlockedMax(ref long target, long value)
