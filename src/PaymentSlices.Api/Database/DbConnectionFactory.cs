@@ -114,7 +114,8 @@ public sealed class SqliteConnectionFactory(string connectionString) : DbConnect
     /// <summary>Keeps the connection for the next reader, up to <see cref="MaxIdleReaders"/>; closes it otherwise.</summary>
     public override ValueTask ReleaseReadAsync(DbConnection connection)
     {
-        if (connection is StatementKeepingConnection { State: System.Data.ConnectionState.Open } reader)
+        // A connection still running a statement (a caller that kept a reader open) is closed, never handed on.
+        if (connection is StatementKeepingConnection { State: System.Data.ConnectionState.Open, Idle: true } reader)
         {
             lock (idleReaders)
             {

@@ -48,8 +48,21 @@ public sealed class StatementKeepingConnection(string connectionString, StrongBo
         }
 
         statement.InUse = true;
+        taken++;
         return statement;
     }
+
+    /// <summary>Hands a kept command back (its stand-in was disposed).</summary>
+    internal void Return(KeptStatement statement)
+    {
+        statement.InUse = false;
+        taken--;
+    }
+
+    /// <summary>True when none of its kept commands is taken: the connection can go to another caller.</summary>
+    internal bool Idle => taken == 0;
+
+    private int taken;
 
     /// <summary>A command of its own, prepared for one run and disposed after it.</summary>
     internal SqliteCommand Fresh(string sql)
@@ -168,7 +181,7 @@ internal sealed class KeptStatementCommand(StatementKeepingConnection connection
         {
             statement.Command.Parameters.Clear(); // the values are the caller's; do not keep them alive
             statement.Command.Transaction = null;
-            statement.InUse = false;
+            connection.Return(statement);
             running = null;
         }
 

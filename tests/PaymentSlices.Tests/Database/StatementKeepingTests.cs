@@ -1,4 +1,5 @@
 using System.Net;
+using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using PaymentSlices.Api.Database;
 
@@ -47,5 +48,21 @@ public sealed class StatementKeepingTests(ApiFactory factory) : IClassFixture<Ap
         {
             (await read.ShouldBe(HttpStatusCode.OK)).Str("id").Should().Be(payment);
         }
+    }
+
+    [Fact]
+    public async Task AReadConnectionGivenBackWhileAStatementStillRuns_IsClosed_NotHandedToTheNextReader()
+    {
+        factory.CreateClient();
+        var connections = factory.Services.GetRequiredService<DbConnectionFactory>();
+        var first = await connections.OpenReadAsync(CancellationToken.None);
+        await using var grid = await first.QueryMultipleAsync("SELECT 1; SELECT 2;"); // a reader left open
+
+        await connections.ReleaseReadAsync(first);
+        var next = await connections.OpenReadAsync(CancellationToken.None);
+
+        next.Should().NotBeSameAs(first);
+        first.State.Should().Be(System.Data.ConnectionState.Closed);
+        await connections.ReleaseReadAsync(next);
     }
 }
