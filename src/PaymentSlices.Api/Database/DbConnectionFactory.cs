@@ -72,8 +72,8 @@ public sealed class SqliteConnectionFactory(string connectionString) : DbConnect
     /// <summary>Read connections kept open between requests, each with the statements it prepared (<see cref="StatementKeepingConnection"/>).</summary>
     public const int MaxIdleReaders = 32;
 
-    /// <summary>A read connection's own page cache, in KiB. Small: a commit by the writer empties it anyway, and the OS caches the file.</summary>
-    private const int ReaderCacheKiB = 256;
+    /// <summary>A read connection's own page cache (256 KiB). Small: a commit by the writer empties it anyway, and the OS caches the file.</summary>
+    private const string ReaderPragmas = "PRAGMA cache_size = -256;";
 
     private readonly Stack<StatementKeepingConnection> idleReaders = new();
     private readonly StrongBox<long> prepared = new();
@@ -82,13 +82,7 @@ public sealed class SqliteConnectionFactory(string connectionString) : DbConnect
     /// <summary>Statements prepared so far by this factory's connections (each keeps what it prepared).</summary>
     public long StatementsPrepared => Interlocked.Read(ref prepared.Value);
 
-    public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new StatementKeepingConnection(ConnectionString, prepared);
-        await connection.OpenAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition(ConnectionPragmas, cancellationToken: cancellationToken));
-        return connection;
-    }
+    public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => await OpenAsync(ConnectionPragmas, cancellationToken);
 
     /// <summary>
     /// A kept read connection, or a new one. No PRAGMAs but the cache size: a reader needs neither foreign_keys nor
@@ -105,9 +99,14 @@ public sealed class SqliteConnectionFactory(string connectionString) : DbConnect
             }
         }
 
+        return await OpenAsync(ReaderPragmas, cancellationToken);
+    }
+
+    private async Task<StatementKeepingConnection> OpenAsync(string pragmas, CancellationToken cancellationToken)
+    {
         var connection = new StatementKeepingConnection(ConnectionString, prepared);
         await connection.OpenAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition($"PRAGMA cache_size = -{ReaderCacheKiB};", cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(pragmas, cancellationToken: cancellationToken));
         return connection;
     }
 
