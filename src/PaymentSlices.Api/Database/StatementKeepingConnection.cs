@@ -59,16 +59,24 @@ public sealed class StatementKeepingConnection(string connectionString, StrongBo
         taken--;
     }
 
-    /// <summary>True when none of its kept commands is taken: the connection can go to another caller.</summary>
+    /// <summary>True when no command of it is taken, kept or fresh: the connection can go to another caller.</summary>
     internal bool Idle => taken == 0;
 
     private int taken;
 
-    /// <summary>A command of its own, prepared for one run and disposed after it.</summary>
+    /// <summary>A command of its own, prepared for one run; taken until <see cref="Discard"/>.</summary>
     internal SqliteCommand Fresh(string sql)
     {
         Interlocked.Increment(ref prepared.Value);
+        taken++;
         return new SqliteCommand(sql, this);
+    }
+
+    /// <summary>Disposes a command from <see cref="Fresh"/> (its stand-in was disposed).</summary>
+    internal void Discard(SqliteCommand fresh)
+    {
+        fresh.Dispose();
+        taken--;
     }
 
     protected override void Dispose(bool disposing)
@@ -185,8 +193,11 @@ internal sealed class KeptStatementCommand(StatementKeepingConnection connection
             running = null;
         }
 
-        fresh?.Dispose();
-        fresh = null;
+        if (fresh is not null)
+        {
+            connection.Discard(fresh);
+            fresh = null;
+        }
     }
 
     protected override void Dispose(bool disposing)

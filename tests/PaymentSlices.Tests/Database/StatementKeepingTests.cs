@@ -63,6 +63,17 @@ public sealed class StatementKeepingTests(ApiFactory factory) : IClassFixture<Ap
 
         next.Should().NotBeSameAs(first);
         first.State.Should().Be(System.Data.ConnectionState.Closed);
+
+        // The same with the reader left open on a command of its own (its text's kept command was taken by another).
+        var kept = await next.QueryMultipleAsync("SELECT 1; SELECT 2;");
+        var own = await next.QueryMultipleAsync("SELECT 1; SELECT 2;");
+        await kept.DisposeAsync();
         await connections.ReleaseReadAsync(next);
+        var third = await connections.OpenReadAsync(CancellationToken.None);
+
+        third.Should().NotBeSameAs(next);
+        next.State.Should().Be(System.Data.ConnectionState.Closed);
+        await own.DisposeAsync();
+        await connections.ReleaseReadAsync(third);
     }
 }
