@@ -243,38 +243,26 @@ internal sealed class SandboxJournal(
     }
 
     /// <summary>The first result under the key, in whichever process it was given; <paramref name="result"/> when it is the first.</summary>
-    public ChargeResult Charge(string key, ChargeResult result)
-    {
-        lock (gate)
-        {
-            using var file = OpenLocked();
-            Read(file);
-            if (charges.TryGetValue(key, out var first))
-            {
-                return first;
-            }
-
-            Append(file, ChargeEntry(key, result));
-            charges[key] = result;
-            return result;
-        }
-    }
+    public ChargeResult Charge(string key, ChargeResult result) => First(charges, key, result, () => ChargeEntry(key, result));
 
     /// <summary>The first refund reference under the key (null: recorded as not made); <paramref name="reference"/> when it is the first.</summary>
-    public string? Refund(string key, string? reference)
+    public string? Refund(string key, string? reference) => First(refunds, key, reference, () => new Entry("refund", key) { Reference = reference });
+
+    /// <summary>Under the file's lock, after reading what others appended: the answer already given under the key, or this one, appended.</summary>
+    private T First<T>(ConcurrentDictionary<string, T> answers, string key, T answer, Func<Entry> entry)
     {
         lock (gate)
         {
             using var file = OpenLocked();
             Read(file);
-            if (refunds.TryGetValue(key, out var first))
+            if (answers.TryGetValue(key, out var first))
             {
                 return first;
             }
 
-            Append(file, new Entry("refund", key) { Reference = reference });
-            refunds[key] = reference;
-            return reference;
+            Append(file, entry());
+            answers[key] = answer;
+            return answer;
         }
     }
 
