@@ -1,6 +1,7 @@
 using System.Data;
 using System.Globalization;
 using Dapper;
+using PaymentSlices.Api.Pipeline;
 
 namespace PaymentSlices.Api.Database;
 
@@ -10,8 +11,6 @@ namespace PaymentSlices.Api.Database;
 /// </summary>
 public sealed class TimestampHandler : SqlMapper.TypeHandler<DateTimeOffset>
 {
-    public const string Format = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
-
     public static void Register()
     {
         // Dapper maps DateTimeOffset itself unless the built-in mapping is removed first.
@@ -24,7 +23,8 @@ public sealed class TimestampHandler : SqlMapper.TypeHandler<DateTimeOffset>
     public override void SetValue(IDbDataParameter parameter, DateTimeOffset value)
     {
         parameter.DbType = DbType.String;
-        parameter.Value = value.UtcDateTime.ToString(Format, CultureInfo.InvariantCulture);
+        Span<char> text = stackalloc char[IsoTimestamp.Length];
+        parameter.Value = new string(IsoTimestamp.Format(value.UtcDateTime, text));
     }
 
     public override DateTimeOffset Parse(object value) =>

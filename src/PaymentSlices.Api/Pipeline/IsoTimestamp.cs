@@ -1,8 +1,8 @@
 namespace PaymentSlices.Api.Pipeline;
 
 /// <summary>
-/// <c>yyyy-MM-ddTHH:mm:ss.fffZ</c>, the layout of the API's timestamps (<see cref="Json.UtcTimestampConverter"/>) and of
-/// the log lines' (<c>Logging:Console:FormatterOptions:TimestampFormat</c>), written digit by digit: formatting with the
+/// <c>yyyy-MM-ddTHH:mm:ss.fffZ</c>, the layout of the API's timestamps (<see cref="Json.UtcTimestampConverter"/>), of the
+/// stored ones (<see cref="Database.TimestampHandler"/>) and of the log lines' (<c>Logging:Console:FormatterOptions:TimestampFormat</c>), written digit by digit: formatting with the
 /// custom format string parses that string again on every call.
 /// </summary>
 public static class IsoTimestamp
