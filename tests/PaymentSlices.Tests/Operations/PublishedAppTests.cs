@@ -163,15 +163,16 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
     {
         var port = PublishedApp.FreePort();
         var environment = ProductionEnvironment(port, app.NewDataDirectory());
-        // Every processor call takes 3 s; the longest is 2 attempts x 4 s = 8 s, so with a 12 s shutdown timeout the drain
-        // deadline is 12 - 8 - 2 = 2 s after SIGTERM. A payment records its processing charge at once and is let finish
+        // Every processor call takes 5 s; the longest is 2 attempts x 6 s = 12 s, so with a 16 s shutdown timeout the drain
+        // deadline is 16 - 12 - 2 = 2 s after SIGTERM. A payment records its processing charge at once and is let finish
         // after the deadline (its second turn records what the processor did); saving a customer's card calls the
-        // processor before its first write, which comes after the deadline: refused, nothing recorded.
-        environment["Processor__Sandbox__Latency"] = "00:00:03";
-        environment["Processor__Resilience__AttemptTimeout"] = "00:00:04";
+        // processor before its first write, which comes 2.5 s after the deadline: refused, nothing recorded. (With 3 s
+        // calls the margin was 0.5 s, and a CI run with both test projects at once once saw SIGTERM handled later than that.)
+        environment["Processor__Sandbox__Latency"] = "00:00:05";
+        environment["Processor__Resilience__AttemptTimeout"] = "00:00:06";
         environment["Processor__Resilience__MaxRetryAttempts"] = "1";
         environment["Processor__Resilience__RetryDelay"] = "00:00:00";
-        environment["Shutdown__Timeout"] = "00:00:12";
+        environment["Shutdown__Timeout"] = "00:00:16";
         await using var service = app.Start(environment);
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(60) };
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", StorefrontKey);
