@@ -95,12 +95,75 @@ public sealed class StatementKeepingConnection(string connectionString, StrongBo
     }
 }
 
-/// <summary>A kept command and whether a caller is running it.</summary>
+/// <summary>A kept command, whether a caller is running it, and the columns of its results as they were learned.</summary>
 internal sealed class KeptStatement(SqliteCommand command)
 {
+    private ResultColumns[] results = [];
+
+    // Each parameter name as the statement spells it, by the name it is given under (Dapper gives "Id" for "@Id").
+    private readonly Dictionary<string, string> parameterNames = new(StringComparer.Ordinal);
+
     public SqliteCommand Command { get; } = command;
 
     public bool InUse { get; set; }
+
+    /// <summary>
+    /// <paramref name="name"/> with the statement's "@" when it has none and the statement has "@name". Microsoft.Data.Sqlite
+    /// finds an unprefixed name by looking up the name, then "@name", "$name" and ":name" (each a new string and a call into
+    /// SQLite), on every run; a prefixed name is one lookup.
+    /// </summary>
+    public string ParameterName(string name)
+    {
+        if (name.Length == 0 || name[0] is '@' or '$' or ':')
+        {
+            return name;
+        }
+
+        if (!parameterNames.TryGetValue(name, out var spelled))
+        {
+            var prefixed = "@" + name;
+            spelled = ContainsParameter(Command.CommandText, prefixed) ? prefixed : name;
+            parameterNames.Add(name, spelled);
+        }
+
+        return spelled;
+    }
+
+    // "@Id" in the text as a whole name: not followed by a character that would make it another one ("@IdempotencyKey").
+    private static bool ContainsParameter(string text, string parameter)
+    {
+        for (var at = text.IndexOf(parameter, StringComparison.Ordinal); at >= 0; at = text.IndexOf(parameter, at + 1, StringComparison.Ordinal))
+        {
+            var end = at + parameter.Length;
+            if (end == text.Length || !(char.IsLetterOrDigit(text[end]) || text[end] == '_'))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The columns of the statement's result set number <paramref name="result"/> (0 for the first).</summary>
+    public ResultColumns Columns(int result, SqliteDataReader reader)
+    {
+        if (result >= results.Length)
+        {
+            Array.Resize(ref results, result + 1);
+        }
+
+        return results[result] ??= new ResultColumns(reader.FieldCount);
+    }
+}
+
+/// <summary>The names and .NET types of one result set's columns, filled as they are first asked.</summary>
+internal sealed class ResultColumns(int count)
+{
+    public int Count { get; } = count;
+
+    public string?[] Names { get; } = new string?[count];
+
+    public Type?[] Types { get; } = new Type?[count];
 }
 
 /// <summary>
@@ -155,7 +218,11 @@ internal sealed class KeptStatementCommand(StatementKeepingConnection connection
 
     protected override DbParameter CreateDbParameter() => new SqliteParameter();
 
-    protected override DbDataReader ExecuteDbDataReader(CommandBehavior behavior) => Ready().ExecuteReader(behavior);
+    protected override DbDataReader ExecuteDbDataReader(CommandBehavior behavior)
+    {
+        var reader = Ready().ExecuteReader(behavior);
+        return running is { } statement ? new KeptStatementReader(reader, statement) : reader;
+    }
 
     public override int ExecuteNonQuery() => Ready().ExecuteNonQuery();
 
@@ -177,6 +244,11 @@ internal sealed class KeptStatementCommand(StatementKeepingConnection connection
         command.Parameters.Clear();
         foreach (SqliteParameter parameter in parameters.Parameters)
         {
+            if (running is { } statement)
+            {
+                parameter.ParameterName = statement.ParameterName(parameter.ParameterName);
+            }
+
             command.Parameters.Add(parameter);
         }
 

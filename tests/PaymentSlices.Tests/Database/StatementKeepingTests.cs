@@ -76,4 +76,63 @@ public sealed class StatementKeepingTests(ApiFactory factory) : IClassFixture<Ap
         await own.DisposeAsync();
         await connections.ReleaseReadAsync(third);
     }
+
+    [Fact]
+    public async Task AKeptStatementsColumns_AreLearnedPerResultSet_AndAColumnReadsNullsAndValuesAlike()
+    {
+        factory.CreateClient();
+        var connections = factory.Services.GetRequiredService<DbConnectionFactory>();
+        var connection = await connections.OpenReadAsync(CancellationToken.None);
+        const string Sql = "SELECT CASE WHEN @Empty = 1 THEN NULL ELSE 42 END AS Value, 'x' || @Empty AS Text";
+
+        // The first run's NULL has no declared type (Microsoft.Data.Sqlite says byte[]); the next run's 42 is a number.
+        var first = await connection.QuerySingleAsync<ExpressionRow>(Sql, new { Empty = 1 });
+        var second = await connection.QuerySingleAsync<ExpressionRow>(Sql, new { Empty = 0 });
+        var third = await connection.QuerySingleAsync<ExpressionRow>(Sql, new { Empty = 1 });
+
+        first.Should().Be(new ExpressionRow(null, "x1"));
+        second.Should().Be(new ExpressionRow(42, "x0"));
+        third.Should().Be(new ExpressionRow(null, "x1"));
+
+        // Each result set of a statement has columns of its own.
+        await using (var grid = await connection.QueryMultipleAsync("SELECT 7 AS Value, 'a' AS Text; SELECT 'b' AS Text, 8 AS Value"))
+        {
+            (await grid.ReadSingleAsync<ExpressionRow>()).Should().Be(new ExpressionRow(7, "a"));
+            (await grid.ReadSingleAsync<ExpressionRow>()).Should().Be(new ExpressionRow(8, "b"));
+        }
+
+        await connections.ReleaseReadAsync(connection);
+    }
+
+    [Fact]
+    public async Task AKeptStatementsParameters_AreBoundByTheirWholeName_WithTheStatementsOwnPrefix()
+    {
+        factory.CreateClient();
+        var connections = factory.Services.GetRequiredService<DbConnectionFactory>();
+        var connection = await connections.OpenReadAsync(CancellationToken.None);
+
+        // "@Id" is the start of "@IdempotencyKey", and this statement spells Id with a colon: Id must stay "Id" here.
+        for (var run = 0; run < 3; run++)
+        {
+            var row = await connection.QuerySingleAsync<(string A, string B)>("SELECT :Id AS A, @IdempotencyKey AS B", new { Id = $"id{run}", IdempotencyKey = $"key{run}" });
+            row.Should().Be(($"id{run}", $"key{run}"));
+        }
+
+        await connections.ReleaseReadAsync(connection);
+    }
+
+    // Settable properties, not a positional record: Dapper matches a constructor by the columns' types, and the first run's
+    // NULL is a byte[] to Microsoft.Data.Sqlite itself.
+    private sealed record ExpressionRow
+    {
+        public ExpressionRow()
+        {
+        }
+
+        public ExpressionRow(long? value, string text) => (Value, Text) = (value, text);
+
+        public long? Value { get; init; }
+
+        public string Text { get; init; } = "";
+    }
 }
