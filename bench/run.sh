@@ -348,13 +348,16 @@ log "rows of ${DURATION}s, wrk -t$THREADS -c$CONNECTIONS, warm-up ${WARMUP}s, pr
 
 # 1. The ceiling: the echo app.
 check_idle echo
-start_server "$ECHO_DIR" Echo "$ECHO_PORT" "$TMP/echo.log"
+start_server "$ECHO_DIR" Echo "$ECHO_PORT" "$TMP/echo.log" "Echo__Database=$TMP/echo-durable.db"
 ECHO_PID=$SERVER_PID
 warm echo-get.lua "$ECHO_URL"
 row echo_get 'echo: GET /echo (ceiling for GETs)' '' echo-get.lua "$ECHO_URL"
 warm echo-post.lua "$ECHO_URL"
 row echo_post 'echo: POST /echo (ceiling for POSTs)' '' echo-post.lua "$ECHO_URL"
 ECHO_PEAK_KB=$(hwm_kb "$ECHO_PID")
+# The floor under the write rows: the same body and a new key INSERTed, group-committed (DurableEcho).
+warm echo-durable.lua "$ECHO_URL"
+row echo_durable 'echo: POST /echo/durable (one INSERT, group commit, synchronous=FULL)' echo_post echo-durable.lua "$ECHO_URL"
 stop_server "$ECHO_PID"
 
 # 2. The service, shipped settings.
@@ -503,6 +506,9 @@ ratio() { # name
   [ -n "$of" ] || { echo "-"; return; }
   awk -v a="${RPS[$1]}" -v b="${RPS[$of]}" 'BEGIN { if (b > 0) printf "%.1f%%", 100 * a / b; else print "-" }'
 }
+ratio_to() { # name of
+  awk -v a="${RPS[$1]:-0}" -v b="${RPS[$2]:-0}" 'BEGIN { if (b > 0) printf "%.1f%%", 100 * a / b; else print "-" }'
+}
 errors_cell() { # name
   local n=$1 cell=${ERRORS[$1]}
   if [ "${ERRORS[$n]}" != 0 ]; then
@@ -534,6 +540,9 @@ table() {
     echo "| $label | ${RPS[$n]} | ${P50[$n]} | ${P99[$n]} | $(errors_cell "$n") | $(ratio "$n") |"
   done
   echo
+  echo "- Against the durable echo (${RPS[echo_durable]} req/s: the least a durable write costs here, one INSERT and a shared commit):" \
+       "POST /v1/payments $(ratio_to create_payment echo_durable), POST /v1/orders $(ratio_to create_order echo_durable)," \
+       "PayOrder $(ratio_to pay_order echo_durable), refunds $(ratio_to create_refund echo_durable)."
   echo "- Slow processor (+${SLOW_SECONDS}s a call): the connection bound is $CONNECTIONS / ${SLOW_SECONDS} s = $BOUND req/s;" \
        "POST /v1/payments achieved ${RPS[slow_create_payment]} req/s = **$ACHIEVED%** of it."
   echo "- $probe_label issued during that load: p50 ${P50[slow_probe]} ms, p99 ${P99[slow_probe]} ms" \

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using Microsoft.Diagnostics.Tracing.Etlx;
 
-// Usage: TraceTop <trace.nettrace> [pid] [top N] [callers-of regex]
+// Usage: TraceTop <trace.nettrace> [pid] [top N] [callers-of regex, or ""] [only-samples-matching regex]
 // With a regex, it also prints who calls the matching frames: for each sample with a matching frame, the nearest
 // managed frame above it, and the nearest PaymentSlices frame above it, and the areas of those samples alone.
 // Every stack sample of the process counts once: exclusive is its leaf frame, inclusive every distinct frame on it.
@@ -16,7 +16,9 @@ if (args.Length < 1)
 var path = args[0];
 int? pid = args.Length > 1 && int.Parse(args[1], CultureInfo.InvariantCulture) is var p and > 0 ? p : null;
 var top = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 40;
-var callersOf = args.Length > 3 ? new Regex(args[3], RegexOptions.CultureInvariant) : null;
+var callersOf = args.Length > 3 && args[3].Length > 0 ? new Regex(args[3], RegexOptions.CultureInvariant) : null;
+// A fifth argument keeps only the samples with a frame matching it (one thread's work: "GroupCommit::Run$").
+var only = args.Length > 4 ? new Regex(args[4], RegexOptions.CultureInvariant) : null;
 var managedCallers = new Dictionary<string, long>();
 var appCallers = new Dictionary<string, long>();
 var areasWithin = new Dictionary<string, long>();
@@ -48,6 +50,11 @@ foreach (var data in log.Events)
     for (var frame = stack; frame is not null; frame = frame.Caller)
     {
         frames.Add(Name(frame.CodeAddress));
+    }
+
+    if (only is not null && !frames.Exists(only.IsMatch))
+    {
+        continue;
     }
 
     samples++;

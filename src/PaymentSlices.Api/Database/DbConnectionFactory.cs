@@ -26,7 +26,7 @@ public abstract class DbConnectionFactory(string connectionString) : IDisposable
     public string ConnectionString { get; } = connectionString;
 
     /// <summary>This process, as the holder of the leases it takes (on Idempotency-Keys, on webhook deliveries).</summary>
-    public string Instance { get; } = Kernel.Ids.New("instance");
+    public string Instance { get; } = Kernel.Ids.Random("instance");
 
     /// <summary>What the connection string points at, for messages; never the string itself (it may hold a password).</summary>
     public abstract string DataSource { get; }

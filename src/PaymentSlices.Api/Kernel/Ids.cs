@@ -2,12 +2,46 @@ using System.Security.Cryptography;
 
 namespace PaymentSlices.Api.Kernel;
 
-/// <summary>Prefixed random ids (<c>order_…</c>, <c>pay_…</c>): unguessable, so knowing one id tells nothing of another.</summary>
+/// <summary>
+/// Prefixed ids (<c>order_…</c>, <c>pay_…</c>): unguessable, so knowing one id tells nothing of another, and in creation
+/// order, so that the indexes they are stored under take new ids at their end.
+/// </summary>
 public static class Ids
 {
     private const string Alphabet = "0123456789abcdefghijklmnopqrstuvwxyz";
 
-    public static string New(string prefix, int length = 24) =>
+    // Milliseconds since 1970 in base 36: 9 characters last until the year 5138.
+    private const int TimeLength = 9;
+
+    private const int RandomLength = 20; // 103 bits
+
+    /// <summary>
+    /// A record's id: the prefix, 9 characters of the time it was made (milliseconds since 1970, base 36), then 20 random
+    /// ones. A random id lands on a random page of every index it is stored under, so a write dirtied (and the
+    /// write-ahead log and its checkpoint wrote) a page of its own per index per row; ids in time order share the last
+    /// pages. The time a record was made is no secret (it is its <c>created_at</c>); the 103 random bits are what make
+    /// an id unguessable.
+    /// </summary>
+    public static string New(string prefix) => New(prefix, DateTimeOffset.UtcNow);
+
+    internal static string New(string prefix, DateTimeOffset now) =>
+        string.Create(prefix.Length + 1 + TimeLength + RandomLength, (prefix, now.ToUnixTimeMilliseconds()), static (id, state) =>
+        {
+            state.prefix.CopyTo(id);
+            id[state.prefix.Length] = '_';
+            var time = id.Slice(state.prefix.Length + 1, TimeLength);
+            var milliseconds = state.Item2;
+            for (var i = TimeLength - 1; i >= 0; i--)
+            {
+                time[i] = Alphabet[(int)(milliseconds % Alphabet.Length)];
+                milliseconds /= Alphabet.Length;
+            }
+
+            RandomNumberGenerator.GetItems(Alphabet, id[^RandomLength..]);
+        });
+
+    /// <summary>A secret or a reference with nothing but random characters: <paramref name="length"/> of them after the prefix.</summary>
+    public static string Random(string prefix, int length = 24) =>
         prefix + "_" + RandomNumberGenerator.GetString(Alphabet, length);
 
     /// <summary>A receipt number in Stripe's style, e.g. <c>1834-2291-0047</c>.</summary>

@@ -132,9 +132,9 @@ public sealed class SandboxPaymentProcessor : IPaymentProcessor
     {
         SaveCardResult result = Decide(source, null) switch
         {
-            ChargeResult.Succeeded ok => new SaveCardResult.Saved($"{VaultPrefix}ok_{Ids.New("v")[2..]}", ok.Card),
-            ChargeResult.Declined no => new SaveCardResult.Saved($"{VaultPrefix}{no.DeclineCode}_{Ids.New("v")[2..]}", no.Card),
-            ChargeResult.RequiresAction action => new SaveCardResult.Saved($"{VaultPrefix}{RequiresAction}_{Ids.New("v")[2..]}", action.Card),
+            ChargeResult.Succeeded ok => new SaveCardResult.Saved($"{VaultPrefix}ok_{Ids.Random("v")[2..]}", ok.Card),
+            ChargeResult.Declined no => new SaveCardResult.Saved($"{VaultPrefix}{no.DeclineCode}_{Ids.Random("v")[2..]}", no.Card),
+            ChargeResult.RequiresAction action => new SaveCardResult.Saved($"{VaultPrefix}{RequiresAction}_{Ids.Random("v")[2..]}", action.Card),
             _ => new SaveCardResult.InvalidSource(),
         };
         return result is SaveCardResult.InvalidSource ? result : savedCards.GetOrAdd(idempotencyKey, result);

@@ -65,7 +65,7 @@ public static class CreatePaymentIntent
             {
                 Id = id,
                 OrderId = order.Id,
-                ClientSecret = $"{id}_secret_{Ids.New("s", 32)[2..]}",
+                ClientSecret = $"{id}_secret_{Ids.Random("s", 32)[2..]}",
                 Amount = order.Amount,
                 Currency = order.Currency,
                 Status = "requires_payment_method",
