@@ -119,6 +119,8 @@ public static class ProcessorRegistration
             .Validate(o => o.FailureRate is >= 0 and <= 1, "Processor:Sandbox:FailureRate must be between 0 and 1.")
             .Validate(o => o.Latency >= TimeSpan.Zero && o.Latency <= TimeSpan.FromMinutes(1),
                 "Processor:Sandbox:Latency must be between 00:00:00 and 00:01:00 (a bare number means days).")
+            .Validate(o => o.KeyRetention >= TimeSpan.FromMinutes(1) && o.KeyRetention <= TimeSpan.FromDays(30),
+                "Processor:Sandbox:KeyRetention must be between 00:01:00 and 30.00:00:00, e.g. 1.00:00:00 (a bare number means days).")
             .ValidateOnStart();
         // Polly's own ranges, so that a bad value stops start-up instead of failing every payment.
         services.AddOptions<ProcessorResilienceOptions>()

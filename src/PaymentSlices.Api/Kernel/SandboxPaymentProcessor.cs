@@ -1,4 +1,7 @@
+using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
 using Microsoft.Extensions.Options;
 
 namespace PaymentSlices.Api.Kernel;
@@ -25,6 +28,12 @@ public sealed class SandboxOptions
     /// service as an outside processor would (the crash tests use it). Unset: in memory only.
     /// </summary>
     public string? JournalPath { get; set; }
+
+    /// <summary>
+    /// How long the sandbox remembers an idempotency key's answer, as a real processor does (Stripe: 24 hours). After
+    /// it, the key is forgotten: a call with it is a new one. Bounds the sandbox's memory in a service that runs for days.
+    /// </summary>
+    public TimeSpan KeyRetention { get; set; } = TimeSpan.FromDays(1);
 }
 
 /// <summary>
@@ -36,14 +45,16 @@ public sealed class SandboxPaymentProcessor : IPaymentProcessor
     private readonly TimeProvider clock;
     private readonly IOptions<SandboxOptions> faults;
     private readonly SandboxJournal? journal;
+    private readonly SandboxMemory memory;
 
     public SandboxPaymentProcessor(TimeProvider clock, IOptions<SandboxOptions> faults)
     {
         this.clock = clock;
         this.faults = faults;
+        memory = new SandboxMemory(clock, faults.Value.KeyRetention);
         if (faults.Value.JournalPath is { Length: > 0 } path)
         {
-            journal = new SandboxJournal(path, charges, refunds);
+            journal = new SandboxJournal(path, memory);
             journal.CatchUp();
         }
     }
@@ -77,13 +88,16 @@ public sealed class SandboxPaymentProcessor : IPaymentProcessor
         ["insufficient_funds"] = "Your card has insufficient funds.",
     };
 
-    private readonly ConcurrentDictionary<string, ChargeResult> charges = new();
-    // A refund key recorded as not made maps to null.
-    private readonly ConcurrentDictionary<string, string?> refunds = new();
     private readonly ConcurrentDictionary<string, SaveCardResult> savedCards = new();
 
+    // A test token's card, made once per token and expiry year instead of once per charge: the memory keeps it per key.
+    private readonly ConcurrentDictionary<(string Token, int Year), CardDisplay> tokenCards = new();
+
     /// <summary>Charges that succeeded, one per idempotency key however often it was sent.</summary>
-    public int SucceededCharges => charges.Values.Count(result => result is ChargeResult.Succeeded);
+    public int SucceededCharges => memory.SucceededCharges;
+
+    /// <summary>Charge and refund keys the sandbox holds (tests: forgotten ones are swept out).</summary>
+    internal int HeldKeys => memory.Held;
 
     /// <summary>Calls that failed with a fault the sandbox injected.</summary>
     public int InjectedFailures => injectedFailures;
@@ -95,7 +109,7 @@ public sealed class SandboxPaymentProcessor : IPaymentProcessor
 
     private ChargeResult Charge(ChargeRequest request)
     {
-        if (charges.TryGetValue(request.IdempotencyKey, out var first))
+        if (memory.Charge(request.IdempotencyKey) is { } first)
         {
             return first;
         }
@@ -106,20 +120,20 @@ public sealed class SandboxPaymentProcessor : IPaymentProcessor
     }
 
     public Task<string?> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken) =>
-        WithFaults(() => RememberRefund(request.IdempotencyKey, Ids.New("re")), cancellationToken);
+        WithFaults(() => RememberRefund(request.IdempotencyKey, made: true), cancellationToken);
 
     public Task<ChargeResult> ResolveChargeAsync(string idempotencyKey, CancellationToken cancellationToken) =>
         WithFaults(() => Remember(idempotencyKey, new ChargeResult.NotMade()), cancellationToken);
 
     public Task<string?> ResolveRefundAsync(string idempotencyKey, CancellationToken cancellationToken) =>
-        WithFaults(() => RememberRefund(idempotencyKey, null), cancellationToken);
+        WithFaults(() => RememberRefund(idempotencyKey, made: false), cancellationToken);
 
     /// <summary>The first result under the key wins, as at a real processor; the journal keeps it (for every process sharing it).</summary>
     private ChargeResult Remember(string key, ChargeResult result) =>
-        journal is null ? charges.GetOrAdd(key, result) : journal.Charge(key, result);
+        journal is null ? memory.KeepCharge(key, result) : journal.Charge(key, result);
 
-    private string? RememberRefund(string key, string? reference) =>
-        journal is null ? refunds.GetOrAdd(key, reference) : journal.Refund(key, reference);
+    private string? RememberRefund(string key, bool made) =>
+        journal is null ? memory.KeepRefund(key, made) : journal.Refund(key, made);
 
     /// <summary>
     /// The sandbox's vault token carries the test card's behaviour (<c>vault_ok_…</c>, <c>vault_insufficient_funds_…</c>),
@@ -186,8 +200,8 @@ public sealed class SandboxPaymentProcessor : IPaymentProcessor
                 return new ChargeResult.InvalidSource();
             }
 
-            var year = clock.GetUtcNow().Year + 3;
-            var card = new CardDisplay(CardRules.Brand(test.Number), CardRules.Last4(test.Number), 12, year, null, null, null);
+            var card = tokenCards.GetOrAdd((token, clock.GetUtcNow().Year + 3), static (key, number) =>
+                new CardDisplay(CardRules.Brand(number), CardRules.Last4(number), 12, key.Year, null, null, null), test.Number);
             return Outcome(test.DeclineCode, card);
         }
 
@@ -201,10 +215,11 @@ public sealed class SandboxPaymentProcessor : IPaymentProcessor
         return Outcome(declineCode, display);
     }
 
+    // The charge's reference is given when it is kept (SandboxMemory).
     private static ChargeResult Outcome(string? declineCode, CardDisplay card) => declineCode switch
     {
-        null => new ChargeResult.Succeeded(Ids.New("ch"), card),
-        RequiresAction => new ChargeResult.RequiresAction(Ids.New("ch"), card),
+        null => new ChargeResult.Succeeded("", card),
+        RequiresAction => new ChargeResult.RequiresAction("", card),
         _ => new ChargeResult.Declined(declineCode, DeclineMessages[declineCode], card),
     };
 }
@@ -216,8 +231,7 @@ public sealed class SandboxPaymentProcessor : IPaymentProcessor
 /// decided under an exclusive lock of the file, after reading what the others appended since, so that a key has one
 /// answer for all of them, as at a real processor.
 /// </summary>
-internal sealed class SandboxJournal(
-    string path, ConcurrentDictionary<string, ChargeResult> charges, ConcurrentDictionary<string, string?> refunds)
+internal sealed class SandboxJournal(string path, SandboxMemory memory)
 {
     // How long a process waits for another one's lock of the file (each holds it for one read and one append).
     private static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(30);
@@ -230,39 +244,46 @@ internal sealed class SandboxJournal(
     /// <summary>Reads what was appended since the last read (at start: everything), by this process's earlier runs or by others.</summary>
     public void CatchUp()
     {
-        lock (gate)
+        if (File.Exists(path))
         {
-            if (!File.Exists(path))
-            {
-                return;
-            }
-
-            using var file = OpenLocked();
-            Read(file);
+            Locked(_ => 0);
         }
     }
 
     /// <summary>The first result under the key, in whichever process it was given; <paramref name="result"/> when it is the first.</summary>
-    public ChargeResult Charge(string key, ChargeResult result) => First(charges, key, result, () => ChargeEntry(key, result));
+    public ChargeResult Charge(string key, ChargeResult result) => Locked(file =>
+    {
+        if (memory.Charge(key) is { } first)
+        {
+            return first;
+        }
 
-    /// <summary>The first refund reference under the key (null: recorded as not made); <paramref name="reference"/> when it is the first.</summary>
-    public string? Refund(string key, string? reference) => First(refunds, key, reference, () => new Entry("refund", key) { Reference = reference });
+        var reference = SandboxMemory.NewChargeReference();
+        Append(file, ChargeEntry(key, SandboxMemory.WithReference(result, reference)));
+        return memory.KeepCharge(key, result, reference);
+    });
 
-    /// <summary>Under the file's lock, after reading what others appended: the answer already given under the key, or this one, appended.</summary>
-    private T First<T>(ConcurrentDictionary<string, T> answers, string key, T answer, Func<Entry> entry)
+    /// <summary>The first refund's reference under the key (null: recorded as not made); this one's when it is the first.</summary>
+    public string? Refund(string key, bool made) => Locked(file =>
+    {
+        if (memory.Refund(key, out var first))
+        {
+            return first;
+        }
+
+        var reference = SandboxMemory.NewRefundReference();
+        Append(file, new Entry("refund", key) { Reference = made ? reference : null });
+        return memory.KeepRefund(key, made, reference);
+    });
+
+    /// <summary>Under the file's lock, after reading what others appended: the answer already given under a key, or this one, appended first.</summary>
+    private T Locked<T>(Func<FileStream, T> answer)
     {
         lock (gate)
         {
             using var file = OpenLocked();
             Read(file);
-            if (answers.TryGetValue(key, out var first))
-            {
-                return first;
-            }
-
-            Append(file, entry());
-            answers[key] = answer;
-            return answer;
+            return answer(file);
         }
     }
 
@@ -321,20 +342,21 @@ internal sealed class SandboxJournal(
 
     private void Apply(Entry entry)
     {
+        // The first answer under a key stays, with the reference its line gives.
         if (entry.Kind == "refund")
         {
-            refunds.TryAdd(entry.Key, entry.Reference);
+            memory.KeepRefund(entry.Key, entry.Reference is not null, entry.Reference);
             return;
         }
 
         var card = entry.Brand is null ? null : new CardDisplay(entry.Brand, entry.Last4!, entry.ExpMonth, entry.ExpYear, entry.Name, entry.Country, entry.PostCode);
-        charges.TryAdd(entry.Key, entry.Kind switch
+        memory.KeepCharge(entry.Key, entry.Kind switch
         {
-            "succeeded" => new ChargeResult.Succeeded(entry.Reference!, card!),
-            "requires_action" => new ChargeResult.RequiresAction(entry.Reference!, card!),
+            "succeeded" => new ChargeResult.Succeeded("", card!),
+            "requires_action" => new ChargeResult.RequiresAction("", card!),
             "declined" => new ChargeResult.Declined(entry.DeclineCode!, entry.Message!, card!),
             _ => new ChargeResult.NotMade(),
-        });
+        }, entry.Reference);
     }
 
     private static Entry WithCard(Entry entry, CardDisplay card) => entry with
@@ -356,4 +378,158 @@ internal sealed class SandboxJournal(
         public string? Country { get; init; }
         public string? PostCode { get; init; }
     }
+}
+
+/// <summary>
+/// The sandbox's answers by idempotency key, each for <see cref="SandboxOptions.KeyRetention"/>, kept small, for it
+/// holds one per charge and refund: a key is held as 128 bits of its SHA-256, a reference (<c>ch_…</c>, <c>re_…</c>)
+/// as its 128 random bits, and a test token's charges share one card. About 100 bytes a key where the strings and
+/// records took about 300.
+/// </summary>
+internal sealed class SandboxMemory(TimeProvider clock, TimeSpan retention)
+{
+    private const string Digits = "0123456789abcdefghijklmnopqrstuvwxyz";
+
+    // A reference's 128 bits in base 36.
+    private const int ReferenceLength = 25;
+
+    // How often forgotten keys are swept out (on a write, by the writer that finds it due).
+    private static readonly long SweepEvery = TimeSpan.FromMinutes(1).Ticks;
+
+    private readonly ConcurrentDictionary<UInt128, Kept<ChargeResult>> charges = new();
+    private readonly ConcurrentDictionary<UInt128, Kept<bool>> refunds = new();
+    private long nextSweep;
+
+    private long Now => clock.GetUtcNow().UtcTicks;
+
+    /// <summary>Keys held, forgotten ones not yet swept out included (tests).</summary>
+    internal int Held => charges.Count + refunds.Count;
+
+    public int SucceededCharges
+    {
+        get
+        {
+            var now = Now;
+            return charges.Values.Count(kept => kept.Until > now && kept.Answer is ChargeResult.Succeeded);
+        }
+    }
+
+    /// <summary>The answer kept under the key, or null.</summary>
+    public ChargeResult? Charge(string key) =>
+        charges.TryGetValue(Id(key), out var kept) && kept.Until > Now ? Render(kept.Answer, kept.Reference) : null;
+
+    /// <summary>
+    /// The first answer under the key (this one when there is none), with its reference: <paramref name="reference"/>
+    /// when given (a journal's line), a new random one otherwise.
+    /// </summary>
+    public ChargeResult KeepCharge(string key, ChargeResult result, string? reference = null)
+    {
+        var kept = Keep(charges, Id(key), result, reference is null ? NewReference() : Parse(reference));
+        return Render(kept.Answer, kept.Reference);
+    }
+
+    /// <summary>Whether a refund was answered under the key, and its reference (null: recorded as not made).</summary>
+    public bool Refund(string key, out string? reference)
+    {
+        var found = refunds.TryGetValue(Id(key), out var kept) && kept.Until > Now;
+        reference = found && kept.Answer ? Format("re", kept.Reference) : null;
+        return found;
+    }
+
+    /// <summary>The first refund answer under the key (made or not; this one when there is none): its reference, or null.</summary>
+    public string? KeepRefund(string key, bool made, string? reference = null)
+    {
+        var kept = Keep(refunds, Id(key), made, reference is null ? NewReference() : Parse(reference));
+        return kept.Answer ? Format("re", kept.Reference) : null;
+    }
+
+    /// <summary>A new charge reference (for a journal's line, written before the answer is kept under it).</summary>
+    public static string NewChargeReference() => Format("ch", NewReference());
+
+    public static string NewRefundReference() => Format("re", NewReference());
+
+    /// <summary><paramref name="result"/> with <paramref name="reference"/> as its charge's.</summary>
+    public static ChargeResult WithReference(ChargeResult result, string reference) => Render(result, Parse(reference));
+
+    private Kept<T> Keep<T>(ConcurrentDictionary<UInt128, Kept<T>> answers, UInt128 id, T answer, UInt128 reference)
+    {
+        var now = Now;
+        Sweep(now);
+        return answers.AddOrUpdate(
+            id,
+            static (_, arg) => arg.Kept,
+            static (_, old, arg) => old.Until > arg.Now ? old : arg.Kept, // forgotten: this is the first answer again
+            (Kept: new Kept<T>(answer, reference, now + retention.Ticks), Now: now));
+    }
+
+    private void Sweep(long now)
+    {
+        var due = Interlocked.Read(ref nextSweep);
+        if (now < due || Interlocked.CompareExchange(ref nextSweep, now + SweepEvery, due) != due)
+        {
+            return;
+        }
+
+        Forget(charges, now);
+        Forget(refunds, now);
+    }
+
+    private static void Forget<T>(ConcurrentDictionary<UInt128, Kept<T>> answers, long now)
+    {
+        foreach (var pair in answers)
+        {
+            if (pair.Value.Until <= now)
+            {
+                answers.TryRemove(pair); // only if it was not answered anew meanwhile
+            }
+        }
+    }
+
+    private static ChargeResult Render(ChargeResult result, UInt128 reference) => result switch
+    {
+        ChargeResult.Succeeded succeeded => succeeded with { Reference = Format("ch", reference) },
+        ChargeResult.RequiresAction action => action with { Reference = Format("ch", reference) },
+        _ => result,
+    };
+
+    private static UInt128 Id(string key)
+    {
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(Encoding.UTF8.GetBytes(key), hash);
+        return BinaryPrimitives.ReadUInt128LittleEndian(hash);
+    }
+
+    private static UInt128 NewReference()
+    {
+        Span<byte> bits = stackalloc byte[16];
+        RandomNumberGenerator.Fill(bits);
+        return BinaryPrimitives.ReadUInt128LittleEndian(bits);
+    }
+
+    private static string Format(string prefix, UInt128 reference) =>
+        string.Create(prefix.Length + 1 + ReferenceLength, (prefix, reference), static (text, state) =>
+        {
+            state.prefix.CopyTo(text);
+            text[state.prefix.Length] = '_';
+            var rest = state.reference;
+            for (var i = text.Length - 1; i > state.prefix.Length; i--)
+            {
+                text[i] = Digits[(int)(rest % 36)];
+                rest /= 36;
+            }
+        });
+
+    // The bits of a reference this sandbox formatted (a journal's line); another text reads as some other number.
+    private static UInt128 Parse(string reference)
+    {
+        UInt128 bits = 0;
+        foreach (var digit in reference.AsSpan(reference.IndexOf('_') + 1))
+        {
+            bits = unchecked((bits * 36) + (UInt128)Math.Max(0, Digits.IndexOf(digit, StringComparison.Ordinal)));
+        }
+
+        return bits;
+    }
+
+    private readonly record struct Kept<T>(T Answer, UInt128 Reference, long Until);
 }

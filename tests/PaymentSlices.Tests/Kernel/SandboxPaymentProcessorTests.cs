@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using PaymentSlices.Api.Kernel;
+using PaymentSlices.Tests.Pipeline;
 
 namespace PaymentSlices.Tests.Kernel;
 
@@ -79,5 +80,65 @@ public sealed class SandboxPaymentProcessorTests
         {
             folder.Delete(recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task AKeysAnswers_AreKeptForTheRetention_ThenForgotten_AsAtARealProcessor()
+    {
+        var clock = new ManualClock();
+        var sandbox = new SandboxPaymentProcessor(clock, Options.Create(new SandboxOptions { KeyRetention = TimeSpan.FromDays(1) }));
+        var request = new ChargeRequest("idem_kept", 1000, Currency.Of("USD"), new PaymentSource { Token = "tok_visa" });
+        var refund = new ProcessorRefund("idem_refund", "ch", 100, Currency.Of("USD"));
+
+        var first = (ChargeResult.Succeeded)await sandbox.ChargeAsync(request, CancellationToken.None);
+        var firstRefund = await sandbox.RefundAsync(refund, CancellationToken.None);
+        clock.Advance(TimeSpan.FromHours(23));
+        var withinRetention = await sandbox.ChargeAsync(request, CancellationToken.None);
+
+        first.Reference.Should().MatchRegex("^ch_[0-9a-z]{25}$");
+        firstRefund.Should().MatchRegex("^re_[0-9a-z]{25}$");
+        withinRetention.Should().Be(first, "the same key within the retention gets the first answer back");
+        (await sandbox.RefundAsync(refund, CancellationToken.None)).Should().Be(firstRefund);
+
+        clock.Advance(TimeSpan.FromHours(2));
+        var afterRetention = (ChargeResult.Succeeded)await sandbox.ChargeAsync(request, CancellationToken.None);
+
+        afterRetention.Reference.Should().NotBe(first.Reference, "a forgotten key is a new charge, with a reference of its own");
+        (await sandbox.RefundAsync(refund, CancellationToken.None)).Should().NotBe(firstRefund);
+        (await sandbox.ResolveChargeAsync("idem_kept", CancellationToken.None)).Should().Be(afterRetention, "the new charge is the key's answer now");
+        sandbox.SucceededCharges.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task ForgottenKeys_AreSweptOut_SoTheSandboxsMemoryStaysBounded()
+    {
+        var clock = new ManualClock();
+        var sandbox = new SandboxPaymentProcessor(clock, Options.Create(new SandboxOptions { KeyRetention = TimeSpan.FromHours(1) }));
+        for (var i = 0; i < 100; i++)
+        {
+            await sandbox.ChargeAsync(new ChargeRequest($"idem_{i}", 1000, Currency.Of("USD"), new PaymentSource { Token = "tok_visa" }), CancellationToken.None);
+            await sandbox.RefundAsync(new ProcessorRefund($"idem_refund_{i}", "ch", 100, Currency.Of("USD")), CancellationToken.None);
+        }
+
+        sandbox.HeldKeys.Should().Be(200);
+
+        clock.Advance(TimeSpan.FromHours(1) + TimeSpan.FromMinutes(1));
+        await sandbox.ChargeAsync(new ChargeRequest("idem_new", 1000, Currency.Of("USD"), new PaymentSource { Token = "tok_visa" }), CancellationToken.None);
+
+        sandbox.HeldKeys.Should().Be(1, "the keys past their retention were swept out by the next answer");
+    }
+
+    [Fact]
+    public async Task EachKeysCharge_HasAReferenceOfItsOwn()
+    {
+        var references = new HashSet<string>();
+        for (var i = 0; i < 1000; i++)
+        {
+            var charge = (ChargeResult.Succeeded)await sandbox.ChargeAsync(
+                new ChargeRequest($"idem_{i}", 1000, Currency.Of("USD"), new PaymentSource { Token = "tok_visa" }), CancellationToken.None);
+            references.Add(charge.Reference);
+        }
+
+        references.Should().HaveCount(1000);
     }
 }
