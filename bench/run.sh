@@ -356,8 +356,9 @@ warm echo-post.lua "$ECHO_URL"
 row echo_post 'echo: POST /echo (ceiling for POSTs)' '' echo-post.lua "$ECHO_URL"
 ECHO_PEAK_KB=$(hwm_kb "$ECHO_PID")
 # The floor under the write rows: the same body and a new key INSERTed, group-committed (DurableEcho).
-warm echo-durable.lua "$ECHO_URL"
-row echo_durable 'echo: POST /echo/durable (one INSERT, group commit, synchronous=FULL)' echo_post echo-durable.lua "$ECHO_URL"
+warm echo-post.lua "$ECHO_URL" BENCH_ECHO_PATH=/echo/durable
+row echo_durable 'echo: POST /echo/durable (one INSERT, group commit, synchronous=FULL)' echo_post echo-post.lua "$ECHO_URL" \
+  BENCH_ECHO_PATH=/echo/durable
 stop_server "$ECHO_PID"
 
 # 2. The service, shipped settings.
