@@ -29,16 +29,31 @@ public static class Ids
         {
             state.prefix.CopyTo(id);
             id[state.prefix.Length] = '_';
-            var time = id.Slice(state.prefix.Length + 1, TimeLength);
-            var milliseconds = state.Item2;
-            for (var i = TimeLength - 1; i >= 0; i--)
-            {
-                time[i] = Alphabet[(int)(milliseconds % Alphabet.Length)];
-                milliseconds /= Alphabet.Length;
-            }
-
+            WriteBase36(id.Slice(state.prefix.Length + 1, TimeLength), (ulong)state.Item2);
             RandomNumberGenerator.GetItems(Alphabet, id[^RandomLength..]);
         });
+
+    /// <summary><paramref name="value"/> in base 36 (<c>0-9a-z</c>), right-aligned in <paramref name="digits"/>, zeros before.</summary>
+    internal static void WriteBase36(Span<char> digits, UInt128 value)
+    {
+        for (var i = digits.Length - 1; i >= 0; i--)
+        {
+            digits[i] = Alphabet[(int)(value % (uint)Alphabet.Length)];
+            value /= (uint)Alphabet.Length;
+        }
+    }
+
+    /// <summary>The number <see cref="WriteBase36"/> wrote; a character outside <c>0-9a-z</c> reads as 0.</summary>
+    internal static UInt128 ReadBase36(ReadOnlySpan<char> digits)
+    {
+        UInt128 value = 0;
+        foreach (var digit in digits)
+        {
+            value = unchecked((value * (uint)Alphabet.Length) + (uint)Math.Max(0, Alphabet.IndexOf(digit, StringComparison.Ordinal)));
+        }
+
+        return value;
+    }
 
     /// <summary>A secret or a reference with nothing but random characters: <paramref name="length"/> of them after the prefix.</summary>
     public static string Random(string prefix, int length = 24) =>

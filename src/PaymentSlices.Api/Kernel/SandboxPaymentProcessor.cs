@@ -109,31 +109,32 @@ public sealed class SandboxPaymentProcessor : IPaymentProcessor
 
     private ChargeResult Charge(ChargeRequest request)
     {
-        if (memory.Charge(request.IdempotencyKey) is { } first)
+        var id = SandboxMemory.Id(request.IdempotencyKey);
+        if (memory.Charge(id) is { } first)
         {
             return first;
         }
 
         var result = Decide(request.Source, request.SavedCard);
         // A token it did not know was no charge: nothing to remember under the key.
-        return result is ChargeResult.InvalidSource ? result : Remember(request.IdempotencyKey, result);
+        return result is ChargeResult.InvalidSource ? result : Remember(request.IdempotencyKey, id, result);
     }
 
     public Task<string?> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken) =>
         WithFaults(() => RememberRefund(request.IdempotencyKey, made: true), cancellationToken);
 
     public Task<ChargeResult> ResolveChargeAsync(string idempotencyKey, CancellationToken cancellationToken) =>
-        WithFaults(() => Remember(idempotencyKey, new ChargeResult.NotMade()), cancellationToken);
+        WithFaults(() => Remember(idempotencyKey, SandboxMemory.Id(idempotencyKey), new ChargeResult.NotMade()), cancellationToken);
 
     public Task<string?> ResolveRefundAsync(string idempotencyKey, CancellationToken cancellationToken) =>
         WithFaults(() => RememberRefund(idempotencyKey, made: false), cancellationToken);
 
     /// <summary>The first result under the key wins, as at a real processor; the journal keeps it (for every process sharing it).</summary>
-    private ChargeResult Remember(string key, ChargeResult result) =>
-        journal is null ? memory.KeepCharge(key, result) : journal.Charge(key, result);
+    private ChargeResult Remember(string key, UInt128 id, ChargeResult result) =>
+        journal is null ? memory.KeepCharge(id, result) : journal.Charge(key, id, result);
 
     private string? RememberRefund(string key, bool made) =>
-        journal is null ? memory.KeepRefund(key, made) : journal.Refund(key, made);
+        journal is null ? memory.KeepRefund(SandboxMemory.Id(key), made) : journal.Refund(key, SandboxMemory.Id(key), made);
 
     /// <summary>
     /// The sandbox's vault token carries the test card's behaviour (<c>vault_ok_…</c>, <c>vault_insufficient_funds_…</c>),
@@ -251,29 +252,29 @@ internal sealed class SandboxJournal(string path, SandboxMemory memory)
     }
 
     /// <summary>The first result under the key, in whichever process it was given; <paramref name="result"/> when it is the first.</summary>
-    public ChargeResult Charge(string key, ChargeResult result) => Locked(file =>
+    public ChargeResult Charge(string key, UInt128 id, ChargeResult result) => Locked(file =>
     {
-        if (memory.Charge(key) is { } first)
+        if (memory.Charge(id) is { } first)
         {
             return first;
         }
 
-        var reference = SandboxMemory.NewChargeReference();
-        Append(file, ChargeEntry(key, SandboxMemory.WithReference(result, reference)));
-        return memory.KeepCharge(key, result, reference);
+        var reference = SandboxMemory.NewReference();
+        Append(file, ChargeEntry(key, SandboxMemory.Render(result, reference)));
+        return memory.KeepCharge(id, result, reference);
     });
 
     /// <summary>The first refund's reference under the key (null: recorded as not made); this one's when it is the first.</summary>
-    public string? Refund(string key, bool made) => Locked(file =>
+    public string? Refund(string key, UInt128 id, bool made) => Locked(file =>
     {
-        if (memory.Refund(key, out var first))
+        if (memory.Refund(id, out var first))
         {
             return first;
         }
 
-        var reference = SandboxMemory.NewRefundReference();
-        Append(file, new Entry("refund", key) { Reference = made ? reference : null });
-        return memory.KeepRefund(key, made, reference);
+        var reference = SandboxMemory.NewReference();
+        Append(file, new Entry("refund", key) { Reference = made ? SandboxMemory.RefundReference(reference) : null });
+        return memory.KeepRefund(id, made, reference);
     });
 
     /// <summary>Under the file's lock, after reading what others appended: the answer already given under a key, or this one, appended first.</summary>
@@ -345,18 +346,18 @@ internal sealed class SandboxJournal(string path, SandboxMemory memory)
         // The first answer under a key stays, with the reference its line gives.
         if (entry.Kind == "refund")
         {
-            memory.KeepRefund(entry.Key, entry.Reference is not null, entry.Reference);
+            memory.KeepRefund(SandboxMemory.Id(entry.Key), entry.Reference is not null, SandboxMemory.Parse(entry.Reference));
             return;
         }
 
         var card = entry.Brand is null ? null : new CardDisplay(entry.Brand, entry.Last4!, entry.ExpMonth, entry.ExpYear, entry.Name, entry.Country, entry.PostCode);
-        memory.KeepCharge(entry.Key, entry.Kind switch
+        memory.KeepCharge(SandboxMemory.Id(entry.Key), entry.Kind switch
         {
             "succeeded" => new ChargeResult.Succeeded("", card!),
             "requires_action" => new ChargeResult.RequiresAction("", card!),
             "declined" => new ChargeResult.Declined(entry.DeclineCode!, entry.Message!, card!),
             _ => new ChargeResult.NotMade(),
-        }, entry.Reference);
+        }, SandboxMemory.Parse(entry.Reference));
     }
 
     private static Entry WithCard(Entry entry, CardDisplay card) => entry with
@@ -388,8 +389,6 @@ internal sealed class SandboxJournal(string path, SandboxMemory memory)
 /// </summary>
 internal sealed class SandboxMemory(TimeProvider clock, TimeSpan retention)
 {
-    private const string Digits = "0123456789abcdefghijklmnopqrstuvwxyz";
-
     // A reference's 128 bits in base 36.
     private const int ReferenceLength = 25;
 
@@ -414,42 +413,64 @@ internal sealed class SandboxMemory(TimeProvider clock, TimeSpan retention)
         }
     }
 
+    /// <summary>The key as it is held: 128 bits of its SHA-256.</summary>
+    public static UInt128 Id(string key)
+    {
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(Encoding.UTF8.GetBytes(key), hash);
+        return BinaryPrimitives.ReadUInt128LittleEndian(hash);
+    }
+
     /// <summary>The answer kept under the key, or null.</summary>
-    public ChargeResult? Charge(string key) =>
-        charges.TryGetValue(Id(key), out var kept) && kept.Until > Now ? Render(kept.Answer, kept.Reference) : null;
+    public ChargeResult? Charge(UInt128 id) =>
+        charges.TryGetValue(id, out var kept) && kept.Until > Now ? Render(kept.Answer, kept.Reference) : null;
 
     /// <summary>
     /// The first answer under the key (this one when there is none), with its reference: <paramref name="reference"/>
     /// when given (a journal's line), a new random one otherwise.
     /// </summary>
-    public ChargeResult KeepCharge(string key, ChargeResult result, string? reference = null)
+    public ChargeResult KeepCharge(UInt128 id, ChargeResult result, UInt128? reference = null)
     {
-        var kept = Keep(charges, Id(key), result, reference is null ? NewReference() : Parse(reference));
+        var kept = Keep(charges, id, result, reference ?? NewReference());
         return Render(kept.Answer, kept.Reference);
     }
 
     /// <summary>Whether a refund was answered under the key, and its reference (null: recorded as not made).</summary>
-    public bool Refund(string key, out string? reference)
+    public bool Refund(UInt128 id, out string? reference)
     {
-        var found = refunds.TryGetValue(Id(key), out var kept) && kept.Until > Now;
-        reference = found && kept.Answer ? Format("re", kept.Reference) : null;
+        var found = refunds.TryGetValue(id, out var kept) && kept.Until > Now;
+        reference = found && kept.Answer ? RefundReference(kept.Reference) : null;
         return found;
     }
 
     /// <summary>The first refund answer under the key (made or not; this one when there is none): its reference, or null.</summary>
-    public string? KeepRefund(string key, bool made, string? reference = null)
+    public string? KeepRefund(UInt128 id, bool made, UInt128? reference = null)
     {
-        var kept = Keep(refunds, Id(key), made, reference is null ? NewReference() : Parse(reference));
-        return kept.Answer ? Format("re", kept.Reference) : null;
+        var kept = Keep(refunds, id, made, reference ?? NewReference());
+        return kept.Answer ? RefundReference(kept.Reference) : null;
     }
 
-    /// <summary>A new charge reference (for a journal's line, written before the answer is kept under it).</summary>
-    public static string NewChargeReference() => Format("ch", NewReference());
+    /// <summary>A new reference's 128 random bits.</summary>
+    public static UInt128 NewReference()
+    {
+        Span<byte> bits = stackalloc byte[16];
+        RandomNumberGenerator.Fill(bits);
+        return BinaryPrimitives.ReadUInt128LittleEndian(bits);
+    }
 
-    public static string NewRefundReference() => Format("re", NewReference());
+    /// <summary><paramref name="result"/> with <paramref name="reference"/> as its charge's (<c>ch_…</c>).</summary>
+    public static ChargeResult Render(ChargeResult result, UInt128 reference) => result switch
+    {
+        ChargeResult.Succeeded succeeded => succeeded with { Reference = Format("ch", reference) },
+        ChargeResult.RequiresAction action => action with { Reference = Format("ch", reference) },
+        _ => result,
+    };
 
-    /// <summary><paramref name="result"/> with <paramref name="reference"/> as its charge's.</summary>
-    public static ChargeResult WithReference(ChargeResult result, string reference) => Render(result, Parse(reference));
+    public static string RefundReference(UInt128 reference) => Format("re", reference);
+
+    /// <summary>The bits of a reference this sandbox formatted (a journal's line); null for none.</summary>
+    public static UInt128? Parse(string? reference) =>
+        reference is null ? null : Ids.ReadBase36(reference.AsSpan(reference.IndexOf('_') + 1));
 
     private Kept<T> Keep<T>(ConcurrentDictionary<UInt128, Kept<T>> answers, UInt128 id, T answer, UInt128 reference)
     {
@@ -485,51 +506,13 @@ internal sealed class SandboxMemory(TimeProvider clock, TimeSpan retention)
         }
     }
 
-    private static ChargeResult Render(ChargeResult result, UInt128 reference) => result switch
-    {
-        ChargeResult.Succeeded succeeded => succeeded with { Reference = Format("ch", reference) },
-        ChargeResult.RequiresAction action => action with { Reference = Format("ch", reference) },
-        _ => result,
-    };
-
-    private static UInt128 Id(string key)
-    {
-        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(Encoding.UTF8.GetBytes(key), hash);
-        return BinaryPrimitives.ReadUInt128LittleEndian(hash);
-    }
-
-    private static UInt128 NewReference()
-    {
-        Span<byte> bits = stackalloc byte[16];
-        RandomNumberGenerator.Fill(bits);
-        return BinaryPrimitives.ReadUInt128LittleEndian(bits);
-    }
-
     private static string Format(string prefix, UInt128 reference) =>
         string.Create(prefix.Length + 1 + ReferenceLength, (prefix, reference), static (text, state) =>
         {
             state.prefix.CopyTo(text);
             text[state.prefix.Length] = '_';
-            var rest = state.reference;
-            for (var i = text.Length - 1; i > state.prefix.Length; i--)
-            {
-                text[i] = Digits[(int)(rest % 36)];
-                rest /= 36;
-            }
+            Ids.WriteBase36(text[(state.prefix.Length + 1)..], state.reference);
         });
-
-    // The bits of a reference this sandbox formatted (a journal's line); another text reads as some other number.
-    private static UInt128 Parse(string reference)
-    {
-        UInt128 bits = 0;
-        foreach (var digit in reference.AsSpan(reference.IndexOf('_') + 1))
-        {
-            bits = unchecked((bits * 36) + (UInt128)Math.Max(0, Digits.IndexOf(digit, StringComparison.Ordinal)));
-        }
-
-        return bits;
-    }
 
     private readonly record struct Kept<T>(T Answer, UInt128 Reference, long Until);
 }
