@@ -293,6 +293,23 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits until a line the process wrote to its output matches; false if it exits or the timeout passes first.</summary>
+    public async Task<bool> WaitForOutputAsync(Func<string, bool> match, TimeSpan timeout)
+    {
+        var until = DateTime.UtcNow + timeout;
+        while (!output.Any(match))
+        {
+            if (DateTime.UtcNow >= until || process.HasExited)
+            {
+                return output.Any(match);
+            }
+
+            await Task.Delay(50);
+        }
+
+        return true;
+    }
+
     /// <summary>Polls the URL until it answers 200; false if the process exits or the timeout passes first.</summary>
     public async Task<bool> WaitUntilOkAsync(HttpClient client, string url, TimeSpan timeout)
     {
