@@ -248,6 +248,13 @@ public sealed class OrderRow
     /// <summary>Statuses in which the order's money has been taken.</summary>
     public bool IsPaid => Status is "paid" or "partially_refunded" or "refunded";
 
+    /// <summary>The order as <c>Charges</c>' MarkPaid leaves it once the payment has paid it.</summary>
+    public OrderRow PaidBy(string paymentId, DateTimeOffset now) => new()
+    {
+        Id = Id, Status = "paid", Currency = Currency, Amount = Amount, AmountRefunded = AmountRefunded, Customer = Customer, Email = Email,
+        Metadata = Metadata, PaymentId = paymentId, CreatedAt = CreatedAt, UpdatedAt = now, PaidAt = now,
+    };
+
     public OrderResource ToResource(IEnumerable<OrderItemRow> items, IEnumerable<PaymentRow> payments, IEnumerable<RefundRow> refunds)
     {
         var currency = Kernel.Currency.Of(Currency);

@@ -110,11 +110,22 @@ public sealed class Charges(Db db, IPaymentProcessor processor, Outbox outbox, C
     }
 
     /// <summary>
+    /// Before phase two's turn, with no turn held: the order a charge that succeeded is about to pay, read now so that its
+    /// <c>order.paid</c> event is not read inside the turn (where every read holds up every other write). Null when the
+    /// answer does not pay an order (failed, 3-D Secure, an intent's charge, no order).
+    /// </summary>
+    public async Task<Outbox.OrderSnapshot?> ReadOrderToPayAsync(PaymentRow processing, ChargeResult result, CancellationToken cancellationToken) =>
+        result is ChargeResult.Succeeded && processing is { OrderId: { } orderId, PaymentIntentId: null }
+            ? await outbox.ReadOrderAsync(orderId, cancellationToken)
+            : null;
+
+    /// <summary>
     /// Phase two, inside the caller's turn: the payment as the processor's answer leaves it, and what follows for its
     /// order or intent. Null when the processor refused the source (the payment is removed). When somebody else
     /// settled it first (the reconciler, a retry), their result is returned and nothing is applied twice.
     /// </summary>
-    public async Task<PaymentRow?> SettleAsync(PaymentRow processing, ChargeResult result, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<PaymentRow?> SettleAsync(
+        PaymentRow processing, ChargeResult result, DateTimeOffset now, CancellationToken cancellationToken, Outbox.OrderSnapshot? orderBefore = null)
     {
         var connection = await db.OpenAsync(cancellationToken);
         if (result is ChargeResult.InvalidSource)
@@ -147,9 +158,16 @@ public sealed class Charges(Db db, IPaymentProcessor processor, Outbox outbox, C
         }
         else if (settled.Status == "succeeded")
         {
-            await connection.ExecuteAsync(db.Command(MarkPaid, order, cancellationToken));
+            var paid = await connection.ExecuteAsync(db.Command(MarkPaid, order, cancellationToken)) == 1;
             await connection.ExecuteAsync(db.Command(CancelOpenIntents, order, cancellationToken));
-            await outbox.OrderPaidAsync(settled.OrderId, cancellationToken);
+            if (paid && orderBefore is not null)
+            {
+                await outbox.OrderPaidAsync(orderBefore, settled, now, cancellationToken);
+            }
+            else
+            {
+                await outbox.OrderPaidAsync(settled.OrderId, cancellationToken);
+            }
         }
 
         // requires_action: the order stays pending until the cardholder completes 3-D Secure.

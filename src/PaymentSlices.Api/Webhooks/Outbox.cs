@@ -43,11 +43,31 @@ public sealed class Outbox(Db db, IOptions<WebhookOptions> options, IOptions<Jso
     /// <summary><c>order.paid</c> with the order as a storefront would read it now: items, payments, refunds, receipt.</summary>
     public async Task OrderPaidAsync(string orderId, CancellationToken cancellationToken)
     {
+        var order = await ReadOrderAsync(orderId, cancellationToken);
+        await EmitAsync(EventTypes.OrderPaid, orderId, order.Order.ToResource(order.Items, order.Payments, order.Refunds), cancellationToken);
+    }
+
+    /// <summary>
+    /// <c>order.paid</c> for an order that <paramref name="payment"/> has just paid, from the order as it was read before
+    /// the turn (<see cref="ReadOrderAsync"/>, with the payment still processing) instead of reading it again inside it.
+    /// Exact while the payment held the order's claim from before that read: no other payment of the order could start
+    /// or settle, its items never change, and an order with no succeeded payment has no refund.
+    /// </summary>
+    public Task OrderPaidAsync(OrderSnapshot before, PaymentRow payment, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var payments = before.Payments.Select(row => row.Id == payment.Id ? payment : row);
+        var resource = before.Order.PaidBy(payment.Id, now).ToResource(before.Items, payments, before.Refunds);
+        return EmitAsync(EventTypes.OrderPaid, before.Order.Id, resource, cancellationToken);
+    }
+
+    /// <summary>The order with everything its resource shows, read on the request's connection (in its turn, if one is held).</summary>
+    public async Task<OrderSnapshot> ReadOrderAsync(string orderId, CancellationToken cancellationToken)
+    {
         var connection = await db.OpenAsync(cancellationToken);
         await using var results = await connection.QueryMultipleAsync(db.Command(SelectOrder, new { OrderId = orderId }, cancellationToken));
         var order = await results.ReadSingleAsync<OrderRow>();
-        var resource = order.ToResource(await results.ReadAsync<OrderItemRow>(), await results.ReadAsync<PaymentRow>(), await results.ReadAsync<RefundRow>());
-        await EmitAsync(EventTypes.OrderPaid, orderId, resource, cancellationToken);
+        return new OrderSnapshot(
+            order, (await results.ReadAsync<OrderItemRow>()).AsList(), (await results.ReadAsync<PaymentRow>()).AsList(), (await results.ReadAsync<RefundRow>()).AsList());
     }
 
     private async Task EmitAsync(string type, string subject, object data, CancellationToken cancellationToken)
@@ -77,6 +97,9 @@ public sealed class Outbox(Db db, IOptions<WebhookOptions> options, IOptions<Jso
             db.OnCommitted(signal.Wake);
         }
     }
+
+    /// <summary>An order and its items, payments and refunds, as read at one moment.</summary>
+    public sealed record OrderSnapshot(OrderRow Order, IReadOnlyList<OrderItemRow> Items, IReadOnlyList<PaymentRow> Payments, IReadOnlyList<RefundRow> Refunds);
 
     /// <summary>The body every endpoint receives: <c>{id, object, type, created_at, data: {object}}</c>.</summary>
     private sealed record Envelope(string Id, string Object, string Type, DateTimeOffset CreatedAt, EnvelopeData Data);

@@ -42,6 +42,8 @@ public sealed class WebhookDeliveryTests(WebhookFactory factory) : IClassFixture
         paid["id"]!.GetValue<string>().Should().Be(order.Id());
         paid["status"]!.GetValue<string>().Should().Be("paid");
         paid["payments"]!.AsArray().Single()!["id"]!.GetValue<string>().Should().Be(payment.Id());
+        var read = await (await client.GetAsync($"/v1/orders/{order.Id()}")).ShouldBe(HttpStatusCode.OK);
+        paid.ToJsonString().Should().Be(read.ToJsonString(), "order.paid carries the order as a storefront reads it once paid");
         delivered.Should().NotContain(hook => hook.Path == "/refunds-only", "that endpoint receives refund events only");
 
         var shown = await factory.EventWhenAsync(delivered[0].EventId, "delivered");
@@ -161,6 +163,9 @@ public sealed class WebhookDeliveryTests(WebhookFactory factory) : IClassFixture
         await (await client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { source = "tok_visa" })).ShouldBe(HttpStatusCode.Created);
         var all = await factory.Receiver.DeliveredAboutAsync(order.Id(), "payment.failed", "payment.succeeded", "order.paid");
         all.Select(hook => hook.Type).Should().Equal("payment.failed", "payment.succeeded", "order.paid");
+        var read = await (await client.GetAsync($"/v1/orders/{order.Id()}")).ShouldBe(HttpStatusCode.OK);
+        read["payments"]!.AsArray().Select(row => row!.Str("status")).Should().Equal("failed", "succeeded");
+        all[2].Object.ToJsonString().Should().Be(read.ToJsonString(), "order.paid shows the earlier failed payment too, as a read of the order does");
     }
 
     [Fact]

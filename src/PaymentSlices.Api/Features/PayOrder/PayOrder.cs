@@ -102,8 +102,9 @@ public static class PayOrder
             var result = await charges.ChargeAsync(payment, new ChargeRequest(processorKey, order.Amount, currency, source, savedCard?.Display), firstCall, cancellationToken);
 
             // Phase two: the answer, the order and the event; the pipeline commits this turn with the stored response.
+            var orderBefore = await charges.ReadOrderToPayAsync(payment, result, cancellationToken);
             await db.BeginRequestAsync(cancellationToken);
-            var settled = await charges.SettleAsync(payment, result, clock.Now(), cancellationToken);
+            var settled = await charges.SettleAsync(payment, result, clock.Now(), cancellationToken, orderBefore);
             return settled is null ? PaymentErrors.InvalidSource() : Outcome(settled);
         }
 
