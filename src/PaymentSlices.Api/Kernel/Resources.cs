@@ -188,6 +188,13 @@ public sealed class RefundRow
     public string? ProcessorKey { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
 
+    /// <summary>The refund as <c>Refunds</c>' settle leaves it: succeeded with the processor's reference, or failed without one.</summary>
+    public RefundRow Settled(string? reference) => new()
+    {
+        Id = Id, PaymentId = PaymentId, OrderId = OrderId, Amount = Amount, Currency = Currency, Status = reference is null ? "failed" : "succeeded",
+        Reason = Reason, Metadata = Metadata, ProcessorReference = reference ?? ProcessorReference, ProcessorKey = ProcessorKey, CreatedAt = CreatedAt,
+    };
+
     public RefundResource ToResource() =>
         new(Id, "refund", PaymentId, OrderId, Money.ToMajorUnits(Amount, Kernel.Currency.Of(Currency)), Currency, Status, Reason,
             MetadataJson.Read(Metadata), CreatedAt);

@@ -96,6 +96,9 @@ public sealed class SandboxPaymentProcessor : IPaymentProcessor
     /// <summary>Charges that succeeded, one per idempotency key however often it was sent.</summary>
     public int SucceededCharges => memory.SucceededCharges;
 
+    /// <summary>Refunds made, one per idempotency key however often it was sent.</summary>
+    public int SucceededRefunds => memory.SucceededRefunds;
+
     /// <summary>Charge and refund keys the sandbox holds (tests: forgotten ones are swept out).</summary>
     internal int HeldKeys => memory.Held;
 
@@ -410,6 +413,15 @@ internal sealed class SandboxMemory(TimeProvider clock, TimeSpan retention)
         {
             var now = Now;
             return charges.Values.Count(kept => kept.Until > now && kept.Answer is ChargeResult.Succeeded);
+        }
+    }
+
+    public int SucceededRefunds
+    {
+        get
+        {
+            var now = Now;
+            return refunds.Values.Count(kept => kept.Until > now && kept.Answer);
         }
     }
 

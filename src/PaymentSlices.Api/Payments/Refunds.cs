@@ -87,11 +87,13 @@ public sealed class Refunds(Db db, IPaymentProcessor processor, Outbox outbox)
         var changed = reference is null
             ? await connection.ExecuteAsync(db.Command(Fail, processing, cancellationToken))
             : await connection.ExecuteAsync(db.Command(Succeed, new { processing.Id, Reference = reference }, cancellationToken));
-        var settled = await connection.QuerySingleAsync<RefundRow>(db.Command(SelectRefund, processing, cancellationToken));
         if (changed == 0)
         {
-            return settled;
+            return await connection.QuerySingleAsync<RefundRow>(db.Command(SelectRefund, processing, cancellationToken));
         }
+
+        // The row as the UPDATE left it, without reading it back inside the turn.
+        var settled = processing.Settled(reference);
 
         if (reference is null)
         {

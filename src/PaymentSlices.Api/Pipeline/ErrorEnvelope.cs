@@ -141,7 +141,10 @@ public static partial class ErrorEnvelope
         [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception on {Method} {Route}")]
         private static partial void LogUnhandled(ILogger logger, Exception exception, string method, string route);
 
-        /// <summary>The processor is down or its breaker is open: nothing was half-written (the transaction rolled back).</summary>
+        /// <summary>
+        /// The processor is down or its breaker is open. A charge or refund it may have received stays <c>processing</c> (see
+        /// <c>Payments/Charges.cs</c>); one it cannot have received (breaker open on the first call) was removed again.
+        /// </summary>
         private static ProblemDetails Unavailable(HttpContext httpContext, ProcessorUnavailableException unavailable)
         {
             var seconds = Math.Max(1, (int)Math.Ceiling(unavailable.RetryAfter.TotalSeconds));
@@ -150,8 +153,9 @@ public static partial class ErrorEnvelope
             {
                 Status = StatusCodes.Status503ServiceUnavailable,
                 Title = "Payment processor unavailable",
-                Detail = $"The payment processor is not answering; nothing was recorded. Retry in {seconds} s with the same Idempotency-Key: " +
-                         "a charge the processor may already have made is then reused, never repeated.",
+                Detail = $"The payment processor is not answering. Retry in {seconds} s with the same Idempotency-Key: a charge or refund " +
+                         "the processor may already have made is then reused, never repeated. Until then, one it may have received stays " +
+                         "processing (its order pending), and the service settles it with the processor by itself.",
             };
             problem.Extensions[CodeKey] = "processor_unavailable";
             return problem;

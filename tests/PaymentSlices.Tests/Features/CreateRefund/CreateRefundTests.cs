@@ -191,6 +191,7 @@ public sealed class CreateRefundTests(ApiFactory factory) : IClassFixture<ApiFac
         (await factory.ScalarAsync<string>("SELECT reason FROM refunds WHERE id = @id", new { id = refund.Id() })).Should().Be("requested_by_customer");
         var read = await (await client.GetAsync($"/v1/refunds/{refund.Id()}")).ShouldBe(HttpStatusCode.OK);
         read.Str("reason").Should().Be("requested_by_customer");
+        refund.ToJsonString().Should().Be(read.ToJsonString(), "the answer is the refund as stored");
     }
 
     [Fact]
