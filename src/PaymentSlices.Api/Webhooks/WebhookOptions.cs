@@ -34,6 +34,12 @@ public sealed class WebhookOptions
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// A due-deliveries query for an endpoint slower than this that finds nothing is not repeated before the next poll,
+    /// unless new events are written or one of its deliveries finishes. Not a setting: tests lower it.
+    /// </summary>
+    internal TimeSpan QuietAfterQuery { get; set; } = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>
     /// Deliveries in flight at once, shared by the endpoints: each always gets its share (at least one) whatever the
     /// others hold, and idle shares are lent; so while a slow endpoint holds lent slots, up to twice this may be in flight.
     /// </summary>

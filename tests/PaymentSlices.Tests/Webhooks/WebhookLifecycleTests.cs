@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace PaymentSlices.Tests.Webhooks;
@@ -41,6 +42,34 @@ public sealed class WebhookLifecycleTests
         }
 
         before.DeleteDatabase();
+    }
+
+    [Fact]
+    public async Task AnEndpointQuietedAfterASlowLookThatFoundNothing_GetsANewEventAtOnce_NotAtTheNextPoll()
+    {
+        // Every look that finds nothing counts as slow here, and quiets the endpoints until the next poll, a minute away:
+        // only the new events' commit can end that in time.
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var factory = new WebhookFactory(receiver)
+        {
+            ConfigureTestServices = services => services.PostConfigure<PaymentSlices.Api.Webhooks.WebhookOptions>(options => options.QuietAfterQuery = TimeSpan.Zero),
+        };
+        factory.Settings["Webhooks:PollInterval"] = "00:01:00";
+        factory.Settings["Logging:LogLevel:PaymentSlices.Api.Webhooks"] = "Debug";
+        var client = factory.Storefront();
+        var order = await client.CreateOrderAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!factory.Logs.Lines.Any(line => line.Contains("nothing due and a slow look", StringComparison.Ordinal)))
+        {
+            DateTime.UtcNow.Should().BeBefore(deadline, "the dispatcher's first look finds nothing and quiets the endpoints");
+            await Task.Delay(20);
+        }
+
+        await (await client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { source = "tok_visa" })).ShouldBe(HttpStatusCode.Created);
+
+        var delivered = await receiver.WaitForAsync(
+            hooks => hooks.Count(hook => hook.IsAbout(order.Id()) && hook.Succeeded) >= 2, "payment.succeeded and order.paid well before the next poll", seconds: 15);
+        delivered.Where(hook => hook.IsAbout(order.Id())).Select(hook => hook.Type).Should().BeEquivalentTo(["payment.succeeded", "order.paid"]);
     }
 
     [Fact]
