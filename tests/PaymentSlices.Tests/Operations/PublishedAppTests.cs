@@ -54,6 +54,16 @@ public sealed class PublishedAppTests(PublishedApp app, ITestOutputHelper log) :
     };
 
     [Fact]
+    public void PublishedApp_RunsWithWorkstationGcAndWithoutDynamicPgo()
+    {
+        // What the runtime reads at start: the memory measured in bench/RESULTS.md depends on both (features.md, Known limits).
+        var runtimeConfig = JsonNode.Parse(File.ReadAllText(Path.Combine(app.AppDirectory, "PaymentSlices.Api.runtimeconfig.json")))!;
+        var properties = runtimeConfig["runtimeOptions"]!["configProperties"]!;
+        properties["System.GC.Server"]!.GetValue<bool>().Should().BeFalse("Server GC held 40-60 MB more at its peaks under the bench");
+        properties["System.Runtime.TieredPGO"]!.GetValue<bool>().Should().BeFalse();
+    }
+
+    [Fact]
     public async Task PublishedApp_ServesPayments_StopsOnSigtermWithoutLosingARequest_AndLogsJsonWithoutSecrets()
     {
         var port = PublishedApp.FreePort();
