@@ -36,13 +36,16 @@ public sealed class ProcessorResilienceOptions
 public sealed class ProcessorTransientException(string message) : Exception(message);
 
 /// <summary>The processor cannot be reached now (retries exhausted or the breaker is open): a 503 with <c>Retry-After</c>.</summary>
-public sealed class ProcessorUnavailableException(TimeSpan retryAfter, Exception inner)
+public sealed class ProcessorUnavailableException(TimeSpan retryAfter, Exception inner, bool neverSent = false)
     : Exception("The payment processor is unavailable.", inner)
 {
     public TimeSpan RetryAfter { get; } = retryAfter;
 
-    /// <summary>The breaker was open: the call never left, so nothing can have been charged or refunded.</summary>
-    public bool NeverSent => InnerException is BrokenCircuitException;
+    /// <summary>
+    /// The breaker was open before the first attempt: the call never left, so nothing can have been charged or refunded.
+    /// False when the breaker opened between the retries of a call whose earlier attempts reached the processor.
+    /// </summary>
+    public bool NeverSent { get; } = neverSent;
 }
 
 /// <summary>
@@ -94,13 +97,21 @@ public sealed class ResilientPaymentProcessor(IPaymentProcessor inner, Resilienc
 
     private async Task<T> Run<T>(Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken)
     {
+        // Whether an attempt got past the breaker: the processor may then have acted, whatever the last attempt met.
+        var sent = false;
         try
         {
-            return await pipeline.ExecuteAsync(async token => await call(token), cancellationToken);
+            return await pipeline.ExecuteAsync(
+                async token =>
+                {
+                    sent = true;
+                    return await call(token);
+                },
+                cancellationToken);
         }
         catch (BrokenCircuitException open)
         {
-            throw new ProcessorUnavailableException(open.RetryAfter ?? options.Value.BreakDuration, open);
+            throw new ProcessorUnavailableException(open.RetryAfter ?? options.Value.BreakDuration, open, neverSent: !sent);
         }
         catch (Exception failure) when (failure is ProcessorTransientException or TimeoutRejectedException)
         {

@@ -46,7 +46,7 @@ public sealed class Refunds(Db db, IPaymentProcessor processor, Outbox outbox)
     }
 
     /// <summary>
-    /// Calls the processor with no turn held. When the breaker was open on its first call, nothing was sent: the processing refund is
+    /// Calls the processor with no turn held. When the breaker refused the first call's first attempt, nothing was sent: the processing refund is
     /// removed and its amount given back in a turn of its own before the 503. Any other failure leaves it processing,
     /// for a retry with the same key or the reconciler to settle.
     /// </summary>

@@ -143,7 +143,7 @@ public static partial class ErrorEnvelope
 
         /// <summary>
         /// The processor is down or its breaker is open. A charge or refund it may have received stays <c>processing</c> (see
-        /// <c>Payments/Charges.cs</c>); one it cannot have received (breaker open on the first call) was removed again.
+        /// <c>Payments/Charges.cs</c>); one it cannot have received (the breaker refused its first attempt) was removed again.
         /// </summary>
         private static ProblemDetails Unavailable(HttpContext httpContext, ProcessorUnavailableException unavailable)
         {

@@ -94,7 +94,7 @@ public sealed class Outbox(Db db, IOptions<WebhookOptions> options, IOptions<Jso
 
         if (endpoints.Count > 0)
         {
-            db.OnCommitted(signal.EventsWritten);
+            db.OnCommitted(() => signal.EventsWritten(endpoints));
         }
     }
 

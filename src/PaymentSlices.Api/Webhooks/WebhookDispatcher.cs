@@ -106,8 +106,8 @@ public sealed partial class WebhookDispatcher(
     // Deliveries whose outcome could not be recorded: not sent again before this time, instead of at once.
     private readonly ConcurrentDictionary<long, DateTimeOffset> coolingDown = new();
 
-    // Endpoints whose due deliveries are not looked for again before this time, unless events were written since
-    // (WebhookSignal.Written then differs) or one of their deliveries finished (see StartDueAsync).
+    // Endpoints whose due deliveries are not looked for again before this time, unless new deliveries to them were
+    // written since (WebhookSignal.Written then differs) or one of their deliveries finished (see StartDueAsync).
     private readonly ConcurrentDictionary<string, (DateTimeOffset Until, long Written)> quietUntil = new();
 
     // One client for the process (pooled connections). Redirects are not followed: a 3xx is a failed delivery,
@@ -187,9 +187,6 @@ public sealed partial class WebhookDispatcher(
         // (only this loop starts deliveries), so the query sees its last recorded state.
         var busy = inFlight.ToDictionary(entry => entry.Key, entry => entry.Value.Endpoint);
         var now = clock.Now();
-
-        // Also before the query: events committed while it runs end the quiet it may set.
-        var written = signal.Written;
         foreach (var (id, until) in coolingDown)
         {
             if (until <= now)
@@ -207,6 +204,9 @@ public sealed partial class WebhookDispatcher(
         foreach (var endpoint in settings.Endpoints)
         {
             running.Add(busy.Values.Count(url => url == endpoint.Url));
+
+            // Before the query too: deliveries to this endpoint committed while it runs end the quiet it may set.
+            var written = signal.Written(endpoint.Url);
             if (quietUntil.TryGetValue(endpoint.Url, out var quiet) && quiet.Until > now && quiet.Written == written)
             {
                 candidates.Add(new Queue<DueDelivery>());
@@ -220,7 +220,7 @@ public sealed partial class WebhookDispatcher(
             candidates.Add(startable);
 
             // A long backlog with nothing due (a dead endpoint's, all in backoff) costs a walk of its rows: look again
-            // at the next poll rather than at every wake-up, unless new events are written (their deliveries are due at
+            // at the next poll rather than at every wake-up, unless events for it are written (their deliveries are due at
             // once) or one of its deliveries finishes first.
             if (startable.Count == 0 && Stopwatch.GetElapsedTime(started) > settings.QuietAfterQuery)
             {
@@ -542,7 +542,7 @@ public sealed partial class WebhookDispatcher(
     [LoggerMessage(Level = LogLevel.Warning, Message = "The webhook dispatcher could not settle deliveries for endpoints no longer configured; it tries again at its next poll")]
     private static partial void LogSettleFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Webhook endpoint {Endpoint}: nothing due and a slow look; the next in {PollInterval}, or once new events are written")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Webhook endpoint {Endpoint}: nothing due and a slow look; the next in {PollInterval}, or once events for it are written")]
     private static partial void LogQuiet(ILogger logger, WebhookEndpoint endpoint, TimeSpan pollInterval);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The webhook dispatcher could not read due deliveries; it tries again at its next poll")]

@@ -35,7 +35,7 @@ public sealed class WebhookOptions
 
     /// <summary>
     /// A due-deliveries query for an endpoint slower than this that finds nothing is not repeated before the next poll,
-    /// unless new events are written or one of its deliveries finishes. Not a setting: tests lower it.
+    /// unless events for it are written or one of its deliveries finishes. Not a setting: tests lower it.
     /// </summary>
     internal TimeSpan QuietAfterQuery { get; set; } = TimeSpan.FromMilliseconds(10);
 

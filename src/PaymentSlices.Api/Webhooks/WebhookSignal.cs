@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Threading.Channels;
 
 namespace PaymentSlices.Api.Webhooks;
@@ -7,18 +8,23 @@ public sealed class WebhookSignal
 {
     private readonly Channel<bool> wakeUps = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
 
-    private long written;
+    // Per endpoint URL: how many commits with deliveries to it this process has seen.
+    private readonly ConcurrentDictionary<string, long> written = new(StringComparer.Ordinal);
 
-    /// <summary>How many commits with new events (or redeliveries) this process has seen: a change means new deliveries may be due.</summary>
-    public long Written => Interlocked.Read(ref written);
+    /// <summary>How many commits with new deliveries to this endpoint (events or redeliveries) this process has seen: a change means one may be due.</summary>
+    public long Written(string endpointUrl) => written.TryGetValue(endpointUrl, out var count) ? count : 0;
 
     /// <summary>A slot is free or something else may have come due: look again.</summary>
     public void Wake() => wakeUps.Writer.TryWrite(true);
 
-    /// <summary>A transaction with new events (or redeliveries) committed: their deliveries are due now.</summary>
-    public void EventsWritten()
+    /// <summary>A transaction with new deliveries to these endpoints (events or redeliveries) committed: they are due now.</summary>
+    public void EventsWritten(IReadOnlyList<WebhookEndpoint> endpoints)
     {
-        Interlocked.Increment(ref written);
+        foreach (var endpoint in endpoints)
+        {
+            written.AddOrUpdate(endpoint.Url, 1, static (_, count) => count + 1);
+        }
+
         Wake();
     }
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using PaymentSlices.Api.Kernel;
@@ -148,4 +149,74 @@ public sealed class ProcessorDownTests(DownProcessorFactory factory) : IClassFix
         factory.Processor.SucceededCharges.Should().Be(charges + 2);
     }
 
+}
+
+/// <summary>
+/// A processor that charges and then loses its answer while <see cref="LosingAnswers"/> is set, behind a breaker that
+/// opens after two failed calls: the breaker opens between the retries of the one charge that reached it.
+/// </summary>
+public sealed class BreakerMidRetryFactory : ApiFactory
+{
+    public bool LosingAnswers { get; set; } = true;
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.UseSetting("Processor:Resilience:RetryDelay", "00:00:00.005");
+        builder.UseSetting("Processor:Resilience:MaxRetryAttempts", "3");
+        builder.UseSetting("Processor:Resilience:MinimumThroughput", "2");
+        builder.UseSetting("Processor:Resilience:SamplingDuration", "00:00:30");
+        builder.UseSetting("Processor:Resilience:BreakDuration", "00:00:00.5");
+        builder.ConfigureTestServices(services => services.AddSingleton<IPaymentProcessor>(provider => new ResilientPaymentProcessor(
+            new AnswerLosingProcessor(provider.GetRequiredService<SandboxPaymentProcessor>(), this),
+            provider.GetRequiredService<Polly.ResiliencePipeline>(),
+            provider.GetRequiredService<IOptions<ProcessorResilienceOptions>>())));
+    }
+
+    private sealed class AnswerLosingProcessor(IPaymentProcessor inner, BreakerMidRetryFactory factory) : IPaymentProcessor
+    {
+        public async Task<ChargeResult> ChargeAsync(ChargeRequest request, CancellationToken cancellationToken)
+        {
+            var result = await inner.ChargeAsync(request, cancellationToken);
+            return factory.LosingAnswers ? throw new ProcessorTransientException("The answer was lost after the charge (test).") : result;
+        }
+
+        public Task<string?> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken) => inner.RefundAsync(request, cancellationToken);
+
+        public Task<ChargeResult> ResolveChargeAsync(string idempotencyKey, CancellationToken cancellationToken) =>
+            inner.ResolveChargeAsync(idempotencyKey, cancellationToken);
+
+        public Task<string?> ResolveRefundAsync(string idempotencyKey, CancellationToken cancellationToken) =>
+            inner.ResolveRefundAsync(idempotencyKey, cancellationToken);
+
+        public Task<SaveCardResult> SaveCardAsync(string idempotencyKey, PaymentSource source, CancellationToken cancellationToken) =>
+            inner.SaveCardAsync(idempotencyKey, source, cancellationToken);
+    }
+}
+
+public sealed class BreakerMidRetryTests(BreakerMidRetryFactory factory) : IClassFixture<BreakerMidRetryFactory>
+{
+    [Fact]
+    public async Task TheBreakerOpeningBetweenTheRetriesOfACharge_KeepsItProcessing_SoItIsMadeOnce()
+    {
+        var client = factory.Storefront();
+        var order = await client.CreateOrderAsync();
+        var charges = factory.Processor.SucceededCharges;
+
+        // Two attempts charge and lose their answer; the breaker opens, and the third attempt is refused by it. The processor
+        // has charged: the payment must not be dropped as never sent, or the order would be payable, and charged, again.
+        var first = await ProcessorResilienceTests.Pay(client, order.Id(), "mid-retry");
+        await first.ShouldBeProblem(HttpStatusCode.ServiceUnavailable, "processor_unavailable");
+        factory.Processor.SucceededCharges.Should().Be(charges + 1);
+        (await factory.ScalarAsync<string>("SELECT status FROM payments WHERE order_id = @id", new { id = order.Id() })).Should().Be("processing");
+        (await factory.ScalarAsync<string>("SELECT status FROM orders WHERE id = @id", new { id = order.Id() })).Should().Be("pending");
+        await (await ProcessorResilienceTests.Pay(client, order.Id(), "another-key")).ShouldBeProblem(HttpStatusCode.Conflict, "order_payment_pending");
+
+        // The answers come back: the retry with the key finds the charge the processor made, and nothing is charged twice.
+        factory.LosingAnswers = false;
+        var paid = await ProcessorResilienceTests.PayUntilDone(client, order.Id(), "mid-retry");
+        paid.Str("status").Should().Be("succeeded");
+        factory.Processor.SucceededCharges.Should().Be(charges + 1);
+        (await factory.ScalarAsync<long>("SELECT COUNT(*) FROM payments WHERE order_id = @id", new { id = order.Id() })).Should().Be(1);
+    }
 }

@@ -1,13 +1,22 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Hosting;
 using PaymentSlices.Api.Pipeline;
 using PaymentSlices.Tests.Kernel;
 
 namespace PaymentSlices.Tests.Payments;
 
 /// <summary>A service of its own: its processor goes down, and no other test's calls are in its breaker's window.</summary>
-public sealed class RefundsDownFactory : FaultyProcessorFactory;
+/// <summary>Its own service, with a breaker that this test's eight failed calls cannot open (it tests the refund, not the breaker).</summary>
+public sealed class RefundsDownFactory : FaultyProcessorFactory
+{
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.UseSetting("Processor:Resilience:MinimumThroughput", "100");
+    }
+}
 
 /// <summary>
 /// A refund whose processor call gets no answer: its amount stays reserved while it is <c>processing</c>, then a retry with
@@ -77,7 +86,7 @@ public sealed class UnansweredRefundTests(RefundsDownFactory factory) : IClassFi
         return await ReadRefundAsync(id);
     }
 
-    /// <summary>The failures just above may have opened the breaker: the reconciler then fails, and looks again at its next interval.</summary>
+    /// <summary>Should the failures just above have opened the breaker, the reconciler fails, and looks again at its next interval.</summary>
     private async Task ReconcileOnceTheBreakerLetsItAsync()
     {
         for (var attempt = 1; ; attempt++)

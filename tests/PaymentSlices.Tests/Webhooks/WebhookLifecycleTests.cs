@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using PaymentSlices.Api.Webhooks;
 
 namespace PaymentSlices.Tests.Webhooks;
 
@@ -45,31 +46,41 @@ public sealed class WebhookLifecycleTests
     }
 
     [Fact]
-    public async Task AnEndpointQuietedAfterASlowLookThatFoundNothing_GetsANewEventAtOnce_NotAtTheNextPoll()
+    public async Task AnEndpointQuietedAfterASlowLookThatFoundNothing_GetsItsNewEventsAtOnce_AndOtherEndpointsEventsLeaveItQuiet()
     {
-        // Every look that finds nothing counts as slow here, and quiets the endpoints until the next poll, a minute away:
-        // only the new events' commit can end that in time.
+        // Every look that finds nothing counts as slow here, and quiets the endpoint until the next poll, a minute away:
+        // only the commit of events for that endpoint can end it in time.
         await using var receiver = await WebhookReceiver.StartAsync();
         await using var factory = new WebhookFactory(receiver)
         {
-            ConfigureTestServices = services => services.PostConfigure<PaymentSlices.Api.Webhooks.WebhookOptions>(options => options.QuietAfterQuery = TimeSpan.Zero),
+            ConfigureTestServices = services => services.PostConfigure<WebhookOptions>(options => options.QuietAfterQuery = TimeSpan.Zero),
         };
         factory.Settings["Webhooks:PollInterval"] = "00:01:00";
         factory.Settings["Logging:LogLevel:PaymentSlices.Api.Webhooks"] = "Debug";
         var client = factory.Storefront();
         var order = await client.CreateOrderAsync();
+        var all = WebhookEndpoint.Display(factory.EndpointUrl);
+        var refundsOnly = WebhookEndpoint.Display(factory.RefundsUrl);
+        int Looks(string endpoint) => factory.Logs.Lines.Count(line => line.Contains($"{endpoint}: nothing due and a slow look", StringComparison.Ordinal));
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!factory.Logs.Lines.Any(line => line.Contains("nothing due and a slow look", StringComparison.Ordinal)))
+        while (Looks(all) == 0 || Looks(refundsOnly) == 0)
         {
-            DateTime.UtcNow.Should().BeBefore(deadline, "the dispatcher's first look finds nothing and quiets the endpoints");
+            DateTime.UtcNow.Should().BeBefore(deadline, "the dispatcher's first look finds nothing and quiets both endpoints");
             await Task.Delay(20);
         }
 
+        var refundsOnlyLooks = Looks(refundsOnly);
         await (await client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { source = "tok_visa" })).ShouldBe(HttpStatusCode.Created);
-
         var delivered = await receiver.WaitForAsync(
             hooks => hooks.Count(hook => hook.IsAbout(order.Id()) && hook.Succeeded) >= 2, "payment.succeeded and order.paid well before the next poll", seconds: 15);
         delivered.Where(hook => hook.IsAbout(order.Id())).Select(hook => hook.Type).Should().BeEquivalentTo(["payment.succeeded", "order.paid"]);
+        Looks(refundsOnly).Should().Be(refundsOnlyLooks, "no payment event goes to the refunds-only endpoint, so its backlog is not looked at again");
+
+        var payment = (await factory.QueryAsync<string>("SELECT id FROM payments WHERE order_id = @id", new { id = order.Id() })).Single();
+        var refund = await (await client.PostJsonAsync("/v1/refunds", new { payment_id = payment, amount = 1.00m })).ShouldBe(HttpStatusCode.Created);
+        await receiver.WaitForAsync(
+            hooks => hooks.Any(hook => hook.Path.StartsWith("/refunds-only", StringComparison.Ordinal) && hook.IsAbout(refund.Id()) && hook.Succeeded),
+            "refund.succeeded at the refunds-only endpoint well before the next poll", seconds: 15);
     }
 
     [Fact]

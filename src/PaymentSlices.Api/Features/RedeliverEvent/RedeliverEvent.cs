@@ -63,7 +63,7 @@ public static class RedeliverEvent
             }
 
             await connection.ExecuteAsync(db.Command(MarkPending, command, cancellationToken));
-            db.OnCommitted(signal.EventsWritten);
+            db.OnCommitted(() => signal.EventsWritten(endpoints));
 
             await using var results = await connection.QueryMultipleAsync(db.Command(SelectHistory, command, cancellationToken));
             var updated = await results.ReadSingleAsync<EventRow>();
