@@ -262,12 +262,19 @@ public sealed partial class IdempotencyFilter(
             "A request with this Idempotency-Key is still being processed; retry after it completes.");
     }
 
-    /// <summary>Runs the result against a buffer, so that the exact bytes can be stored before they are sent.</summary>
+    /// <summary>
+    /// Runs the result against a buffer, so that the exact bytes can be stored before they are sent. The client may have
+    /// gone away while the request ran (a slow processor, its own timeout): the answer is rendered whole all the same,
+    /// for its retry with the key is what gets it. ASP.NET Core's JSON and problem writers stop at
+    /// <see cref="HttpContext.RequestAborted"/> without an error, leaving the buffer empty, so it is detached meanwhile.
+    /// </summary>
     private static async Task<StoredResponse> RenderAsync(HttpContext http, IResult result)
     {
         var original = http.Response.Body;
+        var aborted = http.RequestAborted;
         await using var buffer = new MemoryStream();
         http.Response.Body = buffer;
+        http.RequestAborted = CancellationToken.None;
         try
         {
             await result.ExecuteAsync(http);
@@ -275,15 +282,25 @@ public sealed partial class IdempotencyFilter(
         finally
         {
             http.Response.Body = original;
+            http.RequestAborted = aborted;
         }
 
-        return new StoredResponse
+        var response = new StoredResponse
         {
             StatusCode = http.Response.StatusCode,
             ContentType = http.Response.ContentType,
             Location = http.Response.Headers.Location.ToString() is { Length: > 0 } location ? location : null,
             ResponseBody = buffer.ToArray(),
         };
+
+        // Every answer of these routes has a body: an empty one would be replayed for the key's whole retention. Failing
+        // here rolls the request's open turn back (a charge stays processing), and its retry with the key continues it.
+        if (response.ResponseBody.Length == 0 && response.StatusCode is not (StatusCodes.Status204NoContent or >= 300 and < 400))
+        {
+            throw new InvalidOperationException($"The answer ({response.StatusCode}) rendered no body; it is not stored.");
+        }
+
+        return response;
     }
 
     /// <summary>SHA-256 of method, path and the bound request, with card numbers masked and CVCs left out (never hashed).</summary>

@@ -52,7 +52,19 @@ public sealed class ControllableProcessor(SandboxPaymentProcessor sandbox) : IPa
         return await sandbox.ChargeAsync(request, cancellationToken);
     }
 
-    public Task<string?> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken) => sandbox.RefundAsync(request, cancellationToken);
+    /// <summary>Holds refunds in flight as <see cref="Hold"/> holds charges (they enter <see cref="Entered"/> too).</summary>
+    public TaskCompletionSource? HoldRefunds { get; set; }
+
+    public async Task<string?> RefundAsync(ProcessorRefund request, CancellationToken cancellationToken)
+    {
+        if (HoldRefunds is { } hold)
+        {
+            Entered.TrySetResult();
+            await hold.Task;
+        }
+
+        return await sandbox.RefundAsync(request, cancellationToken);
+    }
 
     public Task<ChargeResult> ResolveChargeAsync(string idempotencyKey, CancellationToken cancellationToken) => sandbox.ResolveChargeAsync(idempotencyKey, cancellationToken);
 
@@ -63,6 +75,7 @@ public sealed class ControllableProcessor(SandboxPaymentProcessor sandbox) : IPa
     public void Reset()
     {
         Hold = null;
+        HoldRefunds = null;
         failures = 0;
         Entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
     }
