@@ -2,6 +2,7 @@ using Dapper;
 using Microsoft.Extensions.Options;
 using PaymentSlices.Api.Database;
 using PaymentSlices.Api.Kernel;
+using PaymentSlices.Api.Pipeline;
 
 namespace PaymentSlices.Api.Payments;
 
@@ -13,8 +14,16 @@ public sealed class ReconcilerOptions
     /// <summary>How often the reconciler looks; it also looks once at start-up.</summary>
     public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>How old a processing row must be before it is settled here (a request of another instance may still run it).</summary>
-    public TimeSpan MinAge { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// How old a processing row must be before it is settled here. Unset: 10 s on SQLite (one process, which leaves its
+    /// own running requests alone); on PostgreSQL, where a request of another instance may still run it, the longest a
+    /// processor call can take under <c>Processor:Resilience</c> plus 5 s (see <see cref="Effective"/>).
+    /// </summary>
+    public TimeSpan? MinAge { get; set; }
+
+    /// <summary>The age in effect: <see cref="MinAge"/> when set, else the provider's default above.</summary>
+    public static TimeSpan Effective(TimeSpan? minAge, DatabaseProvider provider, ProcessorResilienceOptions processor) =>
+        minAge ?? (provider == DatabaseProvider.PostgreSql ? ShutdownDrain.LongestWrite(processor) + TimeSpan.FromSeconds(5) : TimeSpan.FromSeconds(10));
 }
 
 /// <summary>
@@ -25,9 +34,11 @@ public sealed class ReconcilerOptions
 /// </summary>
 public sealed partial class Reconciler(
     IServiceScopeFactory scopes, IPaymentProcessor processor, ChargesInFlight inFlight, IOptions<ReconcilerOptions> options,
-    TimeProvider clock, ILogger<Reconciler> logger) : BackgroundService
+    DbConnectionFactory database, IOptions<ProcessorResilienceOptions> resilience, TimeProvider clock, ILogger<Reconciler> logger) : BackgroundService
 {
     private const int Batch = 100;
+
+    private readonly Lazy<TimeSpan> minAge = new(() => ReconcilerOptions.Effective(options.Value.MinAge, database.Provider, resilience.Value));
 
     private const string SelectPayments = """
         SELECT * FROM payments WHERE status = 'processing' AND created_at <= @Before ORDER BY created_at LIMIT @Batch
@@ -43,7 +54,7 @@ public sealed partial class Reconciler(
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<Db>();
         var connection = await db.OpenAsync(cancellationToken);
-        var window = new { Before = clock.Now() - options.Value.MinAge, Batch };
+        var window = new { Before = clock.Now() - minAge.Value, Batch };
         var payments = (await connection.QueryAsync<PaymentRow>(db.Command(SelectPayments, window, cancellationToken))).ToList();
         var refunds = (await connection.QueryAsync<RefundRow>(db.Command(SelectRefunds, window, cancellationToken))).ToList();
 
@@ -75,6 +86,12 @@ public sealed partial class Reconciler(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        var longest = ShutdownDrain.LongestWrite(resilience.Value);
+        if (database.Provider == DatabaseProvider.PostgreSql && minAge.Value <= longest)
+        {
+            LogMinAgeShort(logger, minAge.Value, longest);
+        }
+
         using var timer = new PeriodicTimer(options.Value.Interval, clock);
         do
         {
@@ -94,6 +111,9 @@ public sealed partial class Reconciler(
     [LoggerMessage(Level = LogLevel.Information, Message = "Reconciler settled {Id}: {Status}")]
     private static partial void LogSettled(ILogger logger, string id, string status);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reconciler:MinAge is {MinAge}, but a processor call can take {Longest} (Processor:Resilience): with several instances, a charge still running on another one may be settled as not made and fail")]
+    private static partial void LogMinAgeShort(ILogger logger, TimeSpan minAge, TimeSpan longest);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reconciler could not settle every processing payment; it looks again at its next interval")]
     private static partial void LogRunFailed(ILogger logger, Exception exception);
 }
@@ -106,7 +126,7 @@ public static class PaymentsRegistration
             .Bind(configuration.GetSection(ReconcilerOptions.Section))
             .Validate(o => o.Interval >= TimeSpan.FromMilliseconds(10) && o.Interval <= TimeSpan.FromHours(1),
                 "Reconciler:Interval must be between 00:00:00.010 and 01:00:00 (a bare number means days).")
-            .Validate(o => o.MinAge >= TimeSpan.Zero && o.MinAge <= TimeSpan.FromHours(1),
+            .Validate(o => o.MinAge is null || (o.MinAge >= TimeSpan.Zero && o.MinAge <= TimeSpan.FromHours(1)),
                 "Reconciler:MinAge must be between 00:00:00 and 01:00:00 (a bare number means days).")
             .ValidateOnStart();
         services.AddSingleton<ChargesInFlight>();
