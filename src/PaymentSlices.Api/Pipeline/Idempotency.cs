@@ -236,9 +236,10 @@ public sealed partial class IdempotencyFilter(
 
         var writer = await db.OpenAsync(CancellationToken.None);
 
-        // Invalid input (400) and server errors are not kept: the key is released (a claim made in this very turn
-        // rolls back with it), free for a corrected retry. Everything else (201, 402 decline, 404, 409, ...) is kept.
-        if (response.StatusCode is StatusCodes.Status400BadRequest or >= 500)
+        // Invalid input (400), auth failures (a payment intent's wrong client_secret: 403) and server errors are not
+        // kept: the key is released (a claim made in this very turn rolls back with it), free for a corrected retry.
+        // Everything else (201, 402 decline, 404, 409, ...) is kept.
+        if (response.StatusCode is StatusCodes.Status400BadRequest or StatusCodes.Status401Unauthorized or StatusCodes.Status403Forbidden or >= 500)
         {
             await writer.ExecuteAsync(db.Command(Release, claim, CancellationToken.None));
         }

@@ -111,6 +111,29 @@ public sealed class ConfirmPaymentIntentTests(ApiFactory factory) : IClassFixtur
         factory.Processor.SucceededCharges.Should().Be(chargesBefore);
     }
 
+    [Fact]
+    public async Task WrongClientSecretWithAnIdempotencyKey_IsNotStored_SoTheCorrectedRetryWithTheKeyConfirms()
+    {
+        var order = await client.CreateOrderAsync();
+        var intent = await client.CreatePaymentIntentAsync(order.Id());
+        HttpRequestMessage Confirm(string secret)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/payment-intents/{intent.Id()}/confirm")
+            {
+                Content = System.Net.Http.Json.JsonContent.Create(new { client_secret = secret, source = "tok_visa" }),
+            };
+            request.Headers.Add(PaymentSlices.Api.Pipeline.IdempotencyFilter.Header, $"confirm-{intent.Id()}");
+            return request;
+        }
+
+        await (await client.SendAsync(Confirm(intent.Str("client_secret") + "x"))).ShouldBeProblem(HttpStatusCode.Forbidden, "invalid_client_secret");
+
+        // An auth failure, as the contract keeps none: the same key with the right secret runs, instead of a 422 for a reused key.
+        var confirmed = await (await client.SendAsync(Confirm(intent.Str("client_secret")))).ShouldBe(HttpStatusCode.OK);
+        confirmed.Str("status").Should().Be("succeeded");
+        (await CountPaymentsAsync(order.Id())).Should().Be(1);
+    }
+
     public static TheoryData<string, object> InvalidBodies => new()
     {
         { "a Luhn-invalid card", new { source = Api.Card("4242424242424241") } },
