@@ -155,18 +155,15 @@ public sealed class ProcessorDownTests(DownProcessorFactory factory) : IClassFix
 /// A processor that charges and then loses its answer while <see cref="LosingAnswers"/> is set, behind a breaker that
 /// opens after two failed calls: the breaker opens between the retries of the one charge that reached it.
 /// </summary>
-public sealed class BreakerMidRetryFactory : ApiFactory
+public sealed class BreakerMidRetryFactory : FaultyProcessorFactory
 {
     public bool LosingAnswers { get; set; } = true;
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        base.ConfigureWebHost(builder);
-        builder.UseSetting("Processor:Resilience:RetryDelay", "00:00:00.005");
-        builder.UseSetting("Processor:Resilience:MaxRetryAttempts", "3");
+        base.ConfigureWebHost(builder); // short delays; then a breaker that two failures in 30 s open
         builder.UseSetting("Processor:Resilience:MinimumThroughput", "2");
         builder.UseSetting("Processor:Resilience:SamplingDuration", "00:00:30");
-        builder.UseSetting("Processor:Resilience:BreakDuration", "00:00:00.5");
         builder.ConfigureTestServices(services => services.AddSingleton<IPaymentProcessor>(provider => new ResilientPaymentProcessor(
             new AnswerLosingProcessor(provider.GetRequiredService<SandboxPaymentProcessor>(), this),
             provider.GetRequiredService<Polly.ResiliencePipeline>(),
