@@ -407,23 +407,9 @@ internal sealed class SandboxMemory(TimeProvider clock, TimeSpan retention)
     /// <summary>Keys held, forgotten ones not yet swept out included (tests).</summary>
     internal int Held => charges.Count + refunds.Count;
 
-    public int SucceededCharges
-    {
-        get
-        {
-            var now = Now;
-            return charges.Values.Count(kept => kept.Until > now && kept.Answer is ChargeResult.Succeeded);
-        }
-    }
+    public int SucceededCharges => CountHeld(charges, static answer => answer is ChargeResult.Succeeded);
 
-    public int SucceededRefunds
-    {
-        get
-        {
-            var now = Now;
-            return refunds.Values.Count(kept => kept.Until > now && kept.Answer);
-        }
-    }
+    public int SucceededRefunds => CountHeld(refunds, static made => made);
 
     /// <summary>The key as it is held: 128 bits of its SHA-256.</summary>
     public static UInt128 Id(string key)
@@ -493,6 +479,13 @@ internal sealed class SandboxMemory(TimeProvider clock, TimeSpan retention)
             static (_, arg) => arg.Kept,
             static (_, old, arg) => old.Until > arg.Now ? old : arg.Kept, // forgotten: this is the first answer again
             (Kept: new Kept<T>(answer, reference, now + retention.Ticks), Now: now));
+    }
+
+    // The answers still held (not forgotten) that count.
+    private int CountHeld<T>(ConcurrentDictionary<UInt128, Kept<T>> answers, Func<T, bool> counts)
+    {
+        var now = Now;
+        return answers.Values.Count(kept => kept.Until > now && counts(kept.Answer));
     }
 
     private void Sweep(long now)

@@ -239,7 +239,7 @@ public sealed partial class IdempotencyFilter(
         // Invalid input (400), auth failures (a payment intent's wrong client_secret: 403) and server errors are not
         // kept: the key is released (a claim made in this very turn rolls back with it), free for a corrected retry.
         // Everything else (201, 402 decline, 404, 409, ...) is kept.
-        if (response.StatusCode is StatusCodes.Status400BadRequest or StatusCodes.Status401Unauthorized or StatusCodes.Status403Forbidden or >= 500)
+        if (response.StatusCode is StatusCodes.Status400BadRequest or StatusCodes.Status403Forbidden or >= 500)
         {
             await writer.ExecuteAsync(db.Command(Release, claim, CancellationToken.None));
         }

@@ -97,7 +97,6 @@ public sealed partial class WebhookDispatcher(
 
     private const int MaxErrorLength = 300;
 
-
     // The longest pause before a delivery whose outcome could not be recorded is sent again.
     private static readonly TimeSpan CoolDown = TimeSpan.FromSeconds(10);
 
