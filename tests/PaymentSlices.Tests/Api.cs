@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
+using PaymentSlices.Api.Pipeline;
 
 namespace PaymentSlices.Tests;
 
@@ -24,6 +25,15 @@ public static class Api
 
     public static Task<HttpResponseMessage> PostJsonAsync(this HttpClient client, string url, object body) =>
         client.PostAsJsonAsync(url, body);
+
+    /// <summary>Posts <paramref name="body"/> as JSON with an <c>Idempotency-Key</c>, as a storefront that may retry it does.</summary>
+    public static Task<HttpResponseMessage> PostJsonAsync(
+        this HttpClient client, string url, object body, string idempotencyKey, CancellationToken cancellationToken = default)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = JsonContent.Create(body) };
+        request.Headers.Add(IdempotencyFilter.Header, idempotencyKey);
+        return client.SendAsync(request, cancellationToken);
+    }
 
     /// <summary>Posts a body exactly as written, for malformed or oddly typed JSON.</summary>
     public static Task<HttpResponseMessage> PostRawAsync(this HttpClient client, string url, string json, string contentType = "application/json") =>

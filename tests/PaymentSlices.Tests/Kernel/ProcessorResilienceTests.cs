@@ -1,11 +1,9 @@
 using System.Net;
-using System.Net.Http.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using PaymentSlices.Api.Kernel;
-using PaymentSlices.Api.Pipeline;
 
 namespace PaymentSlices.Tests.Kernel;
 
@@ -77,12 +75,8 @@ public sealed class ProcessorResilienceTests(FaultyProcessorFactory factory) : I
         throw new TimeoutException($"Order {orderId} was not paid after 40 attempts.");
     }
 
-    internal static Task<HttpResponseMessage> Pay(HttpClient client, string orderId, string key)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/orders/{orderId}/pay") { Content = JsonContent.Create(new { source = Api.Card() }) };
-        request.Headers.Add(IdempotencyFilter.Header, key);
-        return client.SendAsync(request);
-    }
+    internal static Task<HttpResponseMessage> Pay(HttpClient client, string orderId, string key) =>
+        client.PostJsonAsync($"/v1/orders/{orderId}/pay", new { source = Api.Card() }, key);
 }
 
 public sealed class ProcessorDownTests(DownProcessorFactory factory) : IClassFixture<DownProcessorFactory>

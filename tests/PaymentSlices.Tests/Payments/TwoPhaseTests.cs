@@ -128,10 +128,6 @@ public sealed class TwoPhaseTests(HeldProcessorFactory factory) : IClassFixture<
         factory.Controls.Reset();
     }
 
-    private Task<HttpResponseMessage> Post(string orderId, string key)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/orders/{orderId}/pay") { Content = System.Net.Http.Json.JsonContent.Create(new { source = "tok_visa" }) };
-        request.Headers.Add(IdempotencyFilter.Header, key);
-        return factory.Storefront().SendAsync(request);
-    }
+    private Task<HttpResponseMessage> Post(string orderId, string key) =>
+        factory.Storefront().PostJsonAsync($"/v1/orders/{orderId}/pay", new { source = "tok_visa" }, key);
 }

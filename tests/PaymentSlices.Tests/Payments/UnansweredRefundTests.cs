@@ -1,13 +1,10 @@
 using System.Net;
-using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Hosting;
-using PaymentSlices.Api.Pipeline;
 using PaymentSlices.Tests.Kernel;
 
 namespace PaymentSlices.Tests.Payments;
 
-/// <summary>A service of its own: its processor goes down, and no other test's calls are in its breaker's window.</summary>
 /// <summary>Its own service, with a breaker that this test's eight failed calls cannot open (it tests the refund, not the breaker).</summary>
 public sealed class RefundsDownFactory : FaultyProcessorFactory
 {
@@ -103,12 +100,8 @@ public sealed class UnansweredRefundTests(RefundsDownFactory factory) : IClassFi
         }
     }
 
-    private Task<HttpResponseMessage> RefundAsync(string paymentId, decimal amount, string key)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/refunds") { Content = JsonContent.Create(new { payment_id = paymentId, amount }) };
-        request.Headers.Add(IdempotencyFilter.Header, key);
-        return client.SendAsync(request);
-    }
+    private Task<HttpResponseMessage> RefundAsync(string paymentId, decimal amount, string key) =>
+        client.PostJsonAsync("/v1/refunds", new { payment_id = paymentId, amount }, key);
 
     private async Task<JsonNode> ReadRefundAsync(string id) =>
         await (await client.GetAsync($"/v1/refunds/{id}")).ShouldBe(HttpStatusCode.OK);

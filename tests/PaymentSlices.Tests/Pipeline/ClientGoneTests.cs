@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using PaymentSlices.Api.Pipeline;
 using PaymentSlices.Tests.Payments;
@@ -29,12 +28,6 @@ public sealed class ClientGoneTests(HeldProcessorFactory factory) : IClassFixtur
             _ => ($"/v1/orders/{order.Id()}/pay", new { source = "tok_visa" }),
         };
         var key = $"gone-{kind}-{Guid.NewGuid():N}";
-        HttpRequestMessage Request()
-        {
-            var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = JsonContent.Create(body) };
-            request.Headers.Add(IdempotencyFilter.Header, key);
-            return request;
-        }
 
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         factory.Controls.Reset();
@@ -52,7 +45,7 @@ public sealed class ClientGoneTests(HeldProcessorFactory factory) : IClassFixtur
         try
         {
             using var hangUp = new CancellationTokenSource();
-            first = factory.Storefront().SendAsync(Request(), hangUp.Token);
+            first = factory.Storefront().PostJsonAsync(url, body, key, hangUp.Token);
             await factory.Controls.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
             await hangUp.CancelAsync(); // the storefront gives up while the processor works
         }
@@ -68,7 +61,7 @@ public sealed class ClientGoneTests(HeldProcessorFactory factory) : IClassFixtur
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while (true)
         {
-            replay = await client.SendAsync(Request());
+            replay = await client.PostJsonAsync(url, body, key);
             if (replay.StatusCode != HttpStatusCode.Conflict)
             {
                 break;

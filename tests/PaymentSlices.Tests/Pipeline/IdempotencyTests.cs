@@ -460,10 +460,6 @@ public sealed class IdempotencyRestartTests
         before.DeleteDatabase();
     }
 
-    private static Task<HttpResponseMessage> Send(HttpClient client, string url, string key)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = JsonContent.Create(new { source = Api.Card() }) };
-        request.Headers.Add(IdempotencyFilter.Header, key);
-        return client.SendAsync(request);
-    }
+    private static Task<HttpResponseMessage> Send(HttpClient client, string url, string key) =>
+        client.PostJsonAsync(url, new { source = Api.Card() }, key);
 }

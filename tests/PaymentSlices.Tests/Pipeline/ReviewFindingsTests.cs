@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Http.Json;
-using PaymentSlices.Api.Pipeline;
 
 namespace PaymentSlices.Tests.Pipeline;
 
@@ -100,10 +98,6 @@ public sealed class ReviewFindingsTests(ApiFactory factory) : IClassFixture<ApiF
         factory.Processor.SucceededCharges.Should().Be(charges + 1, "the processor saw the same key twice and charged once");
     }
 
-    private Task<HttpResponseMessage> Pay(string orderId, string key)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/orders/{orderId}/pay") { Content = JsonContent.Create(new { source = "tok_visa" }) };
-        request.Headers.Add(IdempotencyFilter.Header, key);
-        return client.SendAsync(request);
-    }
+    private Task<HttpResponseMessage> Pay(string orderId, string key) =>
+        client.PostJsonAsync($"/v1/orders/{orderId}/pay", new { source = "tok_visa" }, key);
 }
