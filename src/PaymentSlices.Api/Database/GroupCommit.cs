@@ -28,7 +28,8 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
 {
     public const int MaxBatch = 256;
 
-    private const string Savepoint = "turn";
+    // Run as the connection's kept statements (SqliteTransaction.Save and Release prepare their text on every call).
+    private const string SaveTurn = "SAVEPOINT turn", ReleaseTurn = "RELEASE turn", RollbackTurn = "ROLLBACK TO turn";
 
     /// <summary>Commits between two checkpoints (SQLite's own default is one per 1,000 pages, inside a commit).</summary>
     private const int CheckpointEvery = 25;
@@ -271,18 +272,26 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
         }
 
         batch.Add(turn); // from here on, a failure of the batch is this turn's failure too
-        transaction.Save(Savepoint);
+        Execute(transaction, SaveTurn);
         turn.Give(transaction); // runs the writer's code here, until it ends its turn
         if (turn.WaitForEnd())
         {
-            transaction.Release(Savepoint);
+            Execute(transaction, ReleaseTurn);
             return;
         }
 
-        transaction.Rollback(Savepoint);
-        transaction.Release(Savepoint);
+        Execute(transaction, RollbackTurn);
+        Execute(transaction, ReleaseTurn);
         batch.RemoveAt(batch.Count - 1);
         turn.Durable.TrySetResult(); // nothing of it to wait for
+    }
+
+    private static void Execute(SqliteTransaction transaction, string sql)
+    {
+        using var command = transaction.Connection!.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
     }
 
     public void Dispose()
