@@ -20,6 +20,7 @@ public sealed class Db(DbConnectionFactory factory, IWriteTurns writer, Shutdown
     private WriteTurn? turn;
     private List<Action>? onCommitted;
     private List<Func<Db, DbConnection, Task>>? beforeFirstWrite;
+    private List<Func<Db, DbConnection, Task>>? ranInOpenTurn;
     private bool committedBefore;
 
     /// <summary>This process, as the holder of the leases it takes.</summary>
@@ -39,7 +40,10 @@ public sealed class Db(DbConnectionFactory factory, IWriteTurns writer, Shutdown
     public CommandDefinition Command(string sql, object? parameters, CancellationToken cancellationToken) =>
         new(factory.Dialect(sql), parameters, Transaction, cancellationToken: cancellationToken);
 
-    /// <summary>Runs <paramref name="action"/> at the start of the session's first turn, inside it (the idempotency claim).</summary>
+    /// <summary>
+    /// Runs <paramref name="action"/> at the start of the session's first turn, inside it (the idempotency claim); again in
+    /// the next turn when that one rolls back (<see cref="EndAsync"/>), until a turn that ran it commits.
+    /// </summary>
     public void BeforeFirstWrite(Func<Db, DbConnection, Task> action) => (beforeFirstWrite ??= []).Add(action);
 
     /// <summary>
@@ -102,6 +106,7 @@ public sealed class Db(DbConnectionFactory factory, IWriteTurns writer, Shutdown
         if (beforeFirstWrite is { } actions)
         {
             beforeFirstWrite = null;
+            ranInOpenTurn = actions;
             try
             {
                 foreach (var action in actions)
@@ -122,6 +127,7 @@ public sealed class Db(DbConnectionFactory factory, IWriteTurns writer, Shutdown
     {
         var current = turn ?? throw new InvalidOperationException("No write turn is open.");
         turn = null;
+        ranInOpenTurn = null;
         var actions = onCommitted;
         onCommitted = null;
         await current.EndAsync(keep: true);
@@ -152,10 +158,15 @@ public sealed class Db(DbConnectionFactory factory, IWriteTurns writer, Shutdown
     /// <summary>Runs <paramref name="action"/> once the open turn's writes are durable; never if they roll back.</summary>
     public void OnCommitted(Action action) => (onCommitted ??= []).Add(action);
 
-    /// <summary>Ends the turn, rolling back what was not committed; nothing when no turn is open.</summary>
+    /// <summary>
+    /// Ends the turn, rolling back what was not committed; nothing when no turn is open. The first-write actions it ran
+    /// are run again by the next turn.
+    /// </summary>
     public ValueTask EndAsync()
     {
         onCommitted = null;
+        beforeFirstWrite ??= ranInOpenTurn;
+        ranInOpenTurn = null;
         if (turn is { } current)
         {
             turn = null;

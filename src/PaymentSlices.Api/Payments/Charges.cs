@@ -23,6 +23,7 @@ public sealed class Charges(Db db, IPaymentProcessor processor, Outbox outbox, C
             amount_refunded, description, metadata, processor_key, created_at)
         VALUES (@Id, @OrderId, @PaymentIntentId, @Amount, @Currency, 'processing', @SourceToken, @PaymentMethod, @Customer,
             0, @Description, @Metadata, @ProcessorKey, @CreatedAt)
+        ON CONFLICT (processor_key) WHERE processor_key IS NOT NULL DO NOTHING
         """;
 
     private const string Settle = """
@@ -72,11 +73,22 @@ public sealed class Charges(Db db, IPaymentProcessor processor, Outbox outbox, C
     /// </summary>
     public IDisposable Track(string paymentId) => inFlight.Track(paymentId);
 
-    /// <summary>Phase one's record, inside the slice's turn.</summary>
-    public async Task RecordAsync(PaymentRow processing, CancellationToken cancellationToken)
+    /// <summary>
+    /// Phase one's record, in the slice's turn, which it commits: true. False when a payment was recorded under the same
+    /// processor key before (an earlier request with the same Idempotency-Key and body; see <see cref="Pipeline.RequestIdempotency"/>):
+    /// the turn is rolled back, with what the slice claimed in it, for the slice to continue that payment instead.
+    /// </summary>
+    public async Task<bool> RecordAsync(PaymentRow processing, CancellationToken cancellationToken)
     {
         var connection = await db.OpenAsync(cancellationToken);
-        await connection.ExecuteAsync(db.Command(InsertProcessing, processing, cancellationToken));
+        if (await connection.ExecuteAsync(db.Command(InsertProcessing, processing, cancellationToken)) == 0)
+        {
+            await db.EndAsync();
+            return false;
+        }
+
+        await db.CommitAsync(cancellationToken);
+        return true;
     }
 
     /// <summary>

@@ -200,6 +200,7 @@ public sealed partial class IdempotencyFilter(
 
             db.OnCommitted(() => lease.Held = true);
             await db.CommitAsync(CancellationToken.None);
+            current.Continue();
         }
         else
         {
@@ -433,12 +434,38 @@ public sealed partial class IdempotencyFilter(
 /// was lost (a 503 after the processor acted) is found again when the client retries with the same key,
 /// because the processor's idempotency key is derived from it instead of from a new payment id.
 /// </summary>
+/// <remarks>
+/// Only a request that continues a claim left without an answer (<see cref="Continues"/>) looks its charge up before
+/// phase one. One that claimed its key itself does not: the key may have been claimed before, by a request whose claim
+/// has run out since (a processor down past the retention) or was released, and that charged under the same processor
+/// key; its phase one then finds the processor key taken (the unique index on it), rolls back, and continues that charge.
+/// </remarks>
 public sealed class RequestIdempotency
 {
     private string? scope;
 
     /// <summary>True when the request carries an Idempotency-Key: its last write turn is committed by the filter.</summary>
     public bool IsActive => scope is not null;
+
+    /// <summary>
+    /// True when an earlier request with the same key and body may have charged (or refunded) under this request's processor
+    /// keys: it took over a claim left without an answer, or its phase one found its processor key taken.
+    /// </summary>
+    public bool Continues { get; private set; }
+
+    /// <summary>
+    /// From here on the request continues an earlier one with the same key and body. Throws when it did already: a
+    /// processor key found taken although the look-up before found nothing is a bug, not a reason to loop.
+    /// </summary>
+    public void Continue()
+    {
+        if (Continues)
+        {
+            throw new InvalidOperationException("The request already continues an earlier one with its Idempotency-Key.");
+        }
+
+        Continues = true;
+    }
 
     /// <summary>The processor idempotency key for this request's <paramref name="purpose"/>, or <paramref name="fallback"/> without a key.</summary>
     public string ProcessorKey(string purpose, string fallback) =>

@@ -75,7 +75,7 @@ public static class ConfirmPaymentIntent
             // A retry (same Idempotency-Key and body) of a request whose answer was lost continues its charge.
             var paymentId = Ids.New("pay");
             var processorKey = idempotency.ProcessorKey("charge", paymentId);
-            var payment = idempotency.IsActive ? await charges.FindAsync(processorKey, cancellationToken) : null;
+            var payment = idempotency.Continues ? await charges.FindAsync(processorKey, cancellationToken) : null;
             if (payment is { IsProcessing: false })
             {
                 return Outcome(intent, items, payment);
@@ -113,8 +113,11 @@ public static class ConfirmPaymentIntent
                 }
 
                 payment = PaymentRow.Processing(paymentId, processorKey, intent.Amount, currency, source, null, null, now, order.Id, intent.Id, savedCard);
-                await charges.RecordAsync(payment, cancellationToken);
-                await db.CommitAsync(cancellationToken);
+                if (!await charges.RecordAsync(payment, cancellationToken))
+                {
+                    idempotency.Continue(); // an earlier request with this key and body charged: continue that charge
+                    return await Handle(command, cancellationToken);
+                }
             }
 
             var result = await charges.ChargeAsync(payment, new ChargeRequest(processorKey, intent.Amount, currency, source, savedCard?.Display), firstCall, cancellationToken);

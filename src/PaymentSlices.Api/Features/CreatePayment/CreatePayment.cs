@@ -33,7 +33,7 @@ public static class CreatePayment
             // A retry (same Idempotency-Key and body) of a request whose answer was lost continues its charge.
             var paymentId = Ids.New("pay");
             var processorKey = idempotency.ProcessorKey("charge", paymentId);
-            var payment = idempotency.IsActive ? await charges.FindAsync(processorKey, cancellationToken) : null;
+            var payment = idempotency.Continues ? await charges.FindAsync(processorKey, cancellationToken) : null;
             if (payment is { IsProcessing: false })
             {
                 return Outcome(payment);
@@ -62,8 +62,11 @@ public static class CreatePayment
                 // Phase one: the payment recorded as processing, durable before the processor is called.
                 await db.BeginRequestAsync(cancellationToken);
                 payment = PaymentRow.Processing(paymentId, processorKey, amount, currency, source, command.Description, command.Metadata, clock.Now(), savedCard: savedCard);
-                await charges.RecordAsync(payment, cancellationToken);
-                await db.CommitAsync(cancellationToken);
+                if (!await charges.RecordAsync(payment, cancellationToken))
+                {
+                    idempotency.Continue(); // an earlier request with this key and body charged: continue that charge
+                    return await Handle(command, cancellationToken);
+                }
             }
 
             var result = await charges.ChargeAsync(payment, new ChargeRequest(processorKey, amount, currency, source, savedCard?.Display), firstCall, cancellationToken);

@@ -33,6 +33,7 @@ public static class CreateRefund
         private const string InsertRefund = """
             INSERT INTO refunds (id, payment_id, order_id, amount, currency, status, reason, metadata, processor_key, created_at)
             VALUES (@Id, @PaymentId, @OrderId, @Amount, @Currency, 'processing', @Reason, @Metadata, @ProcessorKey, @CreatedAt)
+            ON CONFLICT (processor_key) WHERE processor_key IS NOT NULL DO NOTHING
             """;
 
         public async Task<ApiResult<RefundResource>> Handle(Command command, CancellationToken cancellationToken)
@@ -50,7 +51,7 @@ public static class CreateRefund
             // A retry (same Idempotency-Key and body) of a request whose answer was lost continues its refund.
             var refundId = Ids.New("refund");
             var processorKey = idempotency.ProcessorKey("refund", refundId);
-            var refund = idempotency.IsActive ? await refunds.FindAsync(processorKey, cancellationToken) : null;
+            var refund = idempotency.Continues ? await refunds.FindAsync(processorKey, cancellationToken) : null;
             if (refund is { Status: not "processing" })
             {
                 return refund.ToResource();
@@ -96,7 +97,15 @@ public static class CreateRefund
                     ProcessorKey = processorKey,
                     CreatedAt = clock.Now(),
                 };
-                await write.ExecuteAsync(db.Command(InsertRefund, refund, cancellationToken));
+                if (await write.ExecuteAsync(db.Command(InsertRefund, refund, cancellationToken)) == 0)
+                {
+                    // An earlier request with this key and body refunded under the same processor key (see RequestIdempotency):
+                    // the amount reserved here goes back with the turn, and that refund is continued instead.
+                    await db.EndAsync();
+                    idempotency.Continue();
+                    return await Handle(command, cancellationToken);
+                }
+
                 await db.CommitAsync(cancellationToken);
             }
 

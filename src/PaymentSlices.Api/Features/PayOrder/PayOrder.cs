@@ -57,7 +57,7 @@ public static class PayOrder
             // A retry (same Idempotency-Key and body) of a request whose answer was lost continues its charge.
             var paymentId = Ids.New("pay");
             var processorKey = idempotency.ProcessorKey("charge", paymentId);
-            var payment = idempotency.IsActive ? await charges.FindAsync(processorKey, cancellationToken) : null;
+            var payment = idempotency.Continues ? await charges.FindAsync(processorKey, cancellationToken) : null;
             if (payment is { IsProcessing: false })
             {
                 return Outcome(payment);
@@ -95,8 +95,11 @@ public static class PayOrder
 
                 payment = PaymentRow.Processing(paymentId, processorKey, order.Amount, currency, source, command.Body.Description,
                     command.Body.Metadata, now, order.Id, savedCard: savedCard);
-                await charges.RecordAsync(payment, cancellationToken);
-                await db.CommitAsync(cancellationToken);
+                if (!await charges.RecordAsync(payment, cancellationToken))
+                {
+                    idempotency.Continue(); // an earlier request with this key and body charged: continue that charge
+                    return await Handle(command, cancellationToken);
+                }
             }
 
             var result = await charges.ChargeAsync(payment, new ChargeRequest(processorKey, order.Amount, currency, source, savedCard?.Display), firstCall, cancellationToken);
