@@ -176,6 +176,16 @@ public sealed class Db(DbConnectionFactory factory, IWriteTurns writer, Shutdown
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// Rolls the open turn back (<see cref="EndAsync"/>) and goes on off the group-commit writer's thread: a SQLite turn's
+    /// code runs on it, and what the caller does next (reads, before its next turn) must not hold up the rest of the batch.
+    /// </summary>
+    public async Task RollBackAsync()
+    {
+        await EndAsync();
+        await Task.Yield();
+    }
+
     public async ValueTask DisposeAsync()
     {
         await EndAsync();

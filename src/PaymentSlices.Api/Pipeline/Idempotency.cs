@@ -168,6 +168,7 @@ public sealed partial class IdempotencyFilter(
     {
         var http = context.HttpContext;
         var now = clock.Now();
+        var continues = false; // a claim left without an answer, taken over: the slices look for what it charged
         lease.Now = now;
         lease.LockedUntil = now + options.Value.Lease;
         var connection = await db.OpenAsync(CancellationToken.None);
@@ -200,7 +201,7 @@ public sealed partial class IdempotencyFilter(
 
             db.OnCommitted(() => lease.Held = true);
             await db.CommitAsync(CancellationToken.None);
-            current.Continue();
+            continues = true;
         }
         else
         {
@@ -222,7 +223,7 @@ public sealed partial class IdempotencyFilter(
 
         // Exceptions (validation failures, bugs, a processor that does not answer) leave through the finally above:
         // the open turn rolls back; what earlier turns committed stays, for a retry with this key to continue.
-        current.Set(claim.ApiKeyId, claim.Key, claim.Fingerprint);
+        current.Set(claim.ApiKeyId, claim.Key, claim.Fingerprint, continues);
         var result = await next(context);
         if (result is not IResult httpResult)
         {
@@ -436,9 +437,11 @@ public sealed partial class IdempotencyFilter(
 /// </summary>
 /// <remarks>
 /// Only a request that continues a claim left without an answer (<see cref="Continues"/>) looks its charge up before
-/// phase one. One that claimed its key itself does not: the key may have been claimed before, by a request whose claim
-/// has run out since (a processor down past the retention) or was released, and that charged under the same processor
-/// key; its phase one then finds the processor key taken (the unique index on it), rolls back, and continues that charge.
+/// phase one. One that claimed its key itself does not, as a rule: the key may have been claimed before all the same, by
+/// a request whose claim has run out since (a processor down past the retention) and that charged under the same
+/// processor key. So such a request looks after all (<see cref="TryContinue"/>) when the slice would refuse it (that
+/// charge may be what keeps its order pending or paid, or what leaves too little to refund), and when its phase one finds
+/// the processor key taken (the unique index on it), rolled back: then it continues that charge, or answers with it.
 /// </remarks>
 public sealed class RequestIdempotency
 {
@@ -454,17 +457,19 @@ public sealed class RequestIdempotency
     public bool Continues { get; private set; }
 
     /// <summary>
-    /// From here on the request continues an earlier one with the same key and body. Throws when it did already: a
-    /// processor key found taken although the look-up before found nothing is a bug, not a reason to loop.
+    /// True, and from here on <see cref="Continues"/>, when the request carries a key and did not look for an earlier
+    /// request's charge under it: the slice runs again as a continuation, which looks. False when there is nothing to look
+    /// for (no key) or it looked already.
     /// </summary>
-    public void Continue()
+    public bool TryContinue()
     {
-        if (Continues)
+        if (!IsActive || Continues)
         {
-            throw new InvalidOperationException("The request already continues an earlier one with its Idempotency-Key.");
+            return false;
         }
 
         Continues = true;
+        return true;
     }
 
     /// <summary>The processor idempotency key for this request's <paramref name="purpose"/>, or <paramref name="fallback"/> without a key.</summary>
@@ -472,7 +477,11 @@ public sealed class RequestIdempotency
         scope is null ? fallback : "idem_" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{scope}\n{purpose}")))[..40];
 
     // The fingerprint is part of it: after a 400 (not stored), a corrected request with the same key is a new charge.
-    internal void Set(string apiKeyId, string key, string fingerprint) => scope = $"{apiKeyId}\n{key}\n{fingerprint}";
+    internal void Set(string apiKeyId, string key, string fingerprint, bool continues)
+    {
+        scope = $"{apiKeyId}\n{key}\n{fingerprint}";
+        Continues = continues;
+    }
 }
 
 /// <summary>The key was claimed by another instance between this request's read of it and its claim: 409, retry.</summary>

@@ -83,7 +83,8 @@ public static class ConfirmPaymentIntent
 
             if (payment is null && Check(intent, order) is { } error)
             {
-                return error;
+                // Unless an earlier request with this key and body is what moved the intent on: its answer.
+                return idempotency.TryContinue() ? await Handle(command, cancellationToken) : error;
             }
 
             SavedCardRow? savedCard = null;
@@ -115,8 +116,8 @@ public static class ConfirmPaymentIntent
                 payment = PaymentRow.Processing(paymentId, processorKey, intent.Amount, currency, source, null, null, now, order.Id, intent.Id, savedCard);
                 if (!await charges.RecordAsync(payment, cancellationToken))
                 {
-                    idempotency.Continue(); // an earlier request with this key and body charged: continue that charge
-                    return await Handle(command, cancellationToken);
+                    // An earlier request with this key and body charged (see RequestIdempotency): continue that charge.
+                    return idempotency.TryContinue() ? await Handle(command, cancellationToken) : throw new InvalidOperationException(Charges.TakenKey);
                 }
             }
 

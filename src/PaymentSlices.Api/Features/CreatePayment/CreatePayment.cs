@@ -64,8 +64,8 @@ public static class CreatePayment
                 payment = PaymentRow.Processing(paymentId, processorKey, amount, currency, source, command.Description, command.Metadata, clock.Now(), savedCard: savedCard);
                 if (!await charges.RecordAsync(payment, cancellationToken))
                 {
-                    idempotency.Continue(); // an earlier request with this key and body charged: continue that charge
-                    return await Handle(command, cancellationToken);
+                    // An earlier request with this key and body charged (see RequestIdempotency): continue that charge.
+                    return idempotency.TryContinue() ? await Handle(command, cancellationToken) : throw new InvalidOperationException(Charges.TakenKey);
                 }
             }
 

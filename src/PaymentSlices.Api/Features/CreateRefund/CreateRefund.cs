@@ -71,7 +71,8 @@ public static class CreateRefund
                 var amount = command.Amount is { } requested ? Money.ToMinorUnits(requested, currency) : refundable;
                 if (amount is not > 0 || amount > refundable)
                 {
-                    return InvalidAmount(currency, refundable);
+                    // Unless an earlier request with this key and body is what took the amount: its refund.
+                    return idempotency.TryContinue() ? await Handle(command, cancellationToken) : InvalidAmount(currency, refundable);
                 }
 
                 // Phase one: the amount reserved and the refund recorded as processing, durable before the processor is called.
@@ -101,9 +102,8 @@ public static class CreateRefund
                 {
                     // An earlier request with this key and body refunded under the same processor key (see RequestIdempotency):
                     // the amount reserved here goes back with the turn, and that refund is continued instead.
-                    await db.EndAsync();
-                    idempotency.Continue();
-                    return await Handle(command, cancellationToken);
+                    await db.RollBackAsync();
+                    return idempotency.TryContinue() ? await Handle(command, cancellationToken) : throw new InvalidOperationException(Charges.TakenKey);
                 }
 
                 await db.CommitAsync(cancellationToken);

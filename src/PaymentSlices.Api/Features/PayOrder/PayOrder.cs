@@ -66,7 +66,8 @@ public static class PayOrder
             var currency = Currency.Of(order.Currency);
             if (payment is null && Check(command.Body, order, currency) is { } error)
             {
-                return error;
+                // Unless an earlier request with this key and body is what keeps the order pending or paid: its answer.
+                return idempotency.TryContinue() ? await Handle(command, cancellationToken) : error;
             }
 
             SavedCardRow? savedCard = null;
@@ -97,8 +98,8 @@ public static class PayOrder
                     command.Body.Metadata, now, order.Id, savedCard: savedCard);
                 if (!await charges.RecordAsync(payment, cancellationToken))
                 {
-                    idempotency.Continue(); // an earlier request with this key and body charged: continue that charge
-                    return await Handle(command, cancellationToken);
+                    // An earlier request with this key and body charged (see RequestIdempotency): continue that charge.
+                    return idempotency.TryContinue() ? await Handle(command, cancellationToken) : throw new InvalidOperationException(Charges.TakenKey);
                 }
             }
 
