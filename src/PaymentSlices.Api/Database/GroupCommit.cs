@@ -130,10 +130,7 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
             {
                 // The commit (or the transaction itself) failed: none of the batch is durable.
                 LogBatchFailed(logger, batch.Count, error);
-                foreach (var turn in batch)
-                {
-                    turn.Durable.TrySetException(new DbWriteFailedException(error));
-                }
+                Answer([.. batch], new DbWriteFailedException(error));
 
                 connection?.Dispose();
                 connection = null;
@@ -178,10 +175,38 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
             Interlocked.Add(ref committedTurns, batch.Count);
         }
 
-        foreach (var turn in batch)
+        Answer([.. batch], null);
+    }
+
+    /// <summary>
+    /// Tells the writers of <paramref name="turns"/> that their writes are durable (or failed), on one pool thread for the
+    /// whole batch rather than a pool item for each: each writer's code goes on there, in turn, up to its next wait (its
+    /// answer sent, or its next turn queued). A work item each woke a pool thread each, and a woken thread spins before it
+    /// sleeps again: on a small machine that cost more than the writers' own code after their commit (A/B on 2 cores:
+    /// about 9% less CPU a charge or PayOrder). So no writer's code after a commit may block its thread: it would hold up
+    /// the rest of its batch.
+    /// </summary>
+    private static void Answer(SqliteWriteTurn[] turns, Exception? error)
+    {
+        if (turns.Length == 0)
         {
-            turn.Durable.TrySetResult();
+            return;
         }
+
+        ThreadPool.UnsafeQueueUserWorkItem(static state =>
+        {
+            foreach (var turn in state.turns)
+            {
+                if (state.error is null)
+                {
+                    turn.Durable.TrySetResult();
+                }
+                else
+                {
+                    turn.Durable.TrySetException(state.error);
+                }
+            }
+        }, (turns, error), preferLocal: false);
     }
 
     private SqliteConnection OpenWriter()
@@ -283,7 +308,7 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
         Execute(transaction, RollbackTurn);
         Execute(transaction, ReleaseTurn);
         batch.RemoveAt(batch.Count - 1);
-        turn.Durable.TrySetResult(); // nothing of it to wait for
+        Answer([turn], null); // nothing of it to wait for
     }
 
     private static void Execute(SqliteTransaction transaction, string sql)
@@ -346,7 +371,8 @@ internal sealed class SqliteWriteTurn : WriteTurn
     internal Task<WriteTurn> Started => started.Task;
 
     /// <summary>Completed once the batch holding this turn's writes has committed (or the turn was rolled back).</summary>
-    internal TaskCompletionSource Durable { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <remarks>Its writer's code goes on where it is completed: only ever on a pool thread (<see cref="GroupCommit"/>'s Answer), never the writer thread.</remarks>
+    internal TaskCompletionSource Durable { get; } = new();
 
     /// <summary>The batch's transaction, while the turn lasts.</summary>
     public override DbTransaction Transaction => transaction!;
