@@ -160,9 +160,11 @@ public sealed class Db(DbConnectionFactory factory, IWriteTurns writer, Shutdown
 
     /// <summary>
     /// Ends the turn, rolling back what was not committed; nothing when no turn is open. The first-write actions it ran
-    /// are run again by the next turn.
+    /// are run again by the next turn. After a rollback the caller goes on off the thread it was on: a SQLite turn's code
+    /// runs on the group-commit writer's thread, and what the caller does next (an error answer written, reads, its next
+    /// turn) must not hold up the rest of the batch.
     /// </summary>
-    public ValueTask EndAsync()
+    public async ValueTask EndAsync()
     {
         onCommitted = null;
         beforeFirstWrite ??= ranInOpenTurn;
@@ -171,19 +173,8 @@ public sealed class Db(DbConnectionFactory factory, IWriteTurns writer, Shutdown
         {
             turn = null;
             _ = current.EndAsync(keep: false);
+            await Task.Yield();
         }
-
-        return ValueTask.CompletedTask;
-    }
-
-    /// <summary>
-    /// Rolls the open turn back (<see cref="EndAsync"/>) and goes on off the group-commit writer's thread: a SQLite turn's
-    /// code runs on it, and what the caller does next (reads, before its next turn) must not hold up the rest of the batch.
-    /// </summary>
-    public async Task RollBackAsync()
-    {
-        await EndAsync();
-        await Task.Yield();
     }
 
     public async ValueTask DisposeAsync()

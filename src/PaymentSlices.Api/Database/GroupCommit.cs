@@ -130,7 +130,7 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
             {
                 // The commit (or the transaction itself) failed: none of the batch is durable.
                 LogBatchFailed(logger, batch.Count, error);
-                Answer([.. batch], new DbWriteFailedException(error));
+                Answer([.. batch], error);
 
                 connection?.Dispose();
                 connection = null;
@@ -186,6 +186,8 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
     /// about 9% less CPU a charge or PayOrder). So no writer's code after a commit may block its thread: it would hold up
     /// the rest of its batch.
     /// </summary>
+    /// <param name="turns">The writers to answer.</param>
+    /// <param name="error">The batch's failure: each writer gets a <see cref="DbWriteFailedException"/> of its own around it.</param>
     private static void Answer(SqliteWriteTurn[] turns, Exception? error)
     {
         if (turns.Length == 0)
@@ -203,7 +205,7 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
                 }
                 else
                 {
-                    turn.Durable.TrySetException(state.error);
+                    turn.Durable.TrySetException(new DbWriteFailedException(state.error));
                 }
             }
         }, (turns, error), preferLocal: false);

@@ -164,6 +164,13 @@ public sealed class SandboxPaymentProcessor : IPaymentProcessor
     /// </summary>
     private async Task<T> WithFaults<T>(Func<T> work, CancellationToken cancellationToken)
     {
+        if (journal is not null)
+        {
+            // The journal's file lock can be held by another process for a while: not on the caller's thread, which may be
+            // answering a whole batch of group-commit writers (a charge calls the processor right after its first commit).
+            await Task.Yield();
+        }
+
         var settings = faults.Value;
         var roll = Random.Shared.NextDouble();
         if (settings.Down || roll < settings.FailureRate / 2)

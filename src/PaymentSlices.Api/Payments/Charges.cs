@@ -86,7 +86,7 @@ public sealed class Charges(Db db, IPaymentProcessor processor, Outbox outbox, C
         var connection = await db.OpenAsync(cancellationToken);
         if (await connection.ExecuteAsync(db.Command(InsertProcessing, processing, cancellationToken)) == 0)
         {
-            await db.RollBackAsync();
+            await db.EndAsync();
             return false;
         }
 
