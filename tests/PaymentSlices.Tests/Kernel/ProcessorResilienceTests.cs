@@ -26,6 +26,19 @@ public class FaultyProcessorFactory : ApiFactory
 /// <summary>A service of its own, so that no other test's calls are in the breaker's sampling window.</summary>
 public sealed class DownProcessorFactory : FaultyProcessorFactory;
 
+/// <summary>
+/// A service of its own (one per test class), whose breaker the class's failed calls cannot open: for tests of what a
+/// processor that does not answer leaves behind, not of the breaker.
+/// </summary>
+public sealed class BreakerHeldClosedFactory : FaultyProcessorFactory
+{
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.UseSetting("Processor:Resilience:MinimumThroughput", "100");
+    }
+}
+
 public sealed class ProcessorResilienceTests(FaultyProcessorFactory factory) : IClassFixture<FaultyProcessorFactory>
 {
     [Fact]

@@ -1,25 +1,14 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using Microsoft.AspNetCore.Hosting;
 using PaymentSlices.Tests.Kernel;
 
 namespace PaymentSlices.Tests.Payments;
-
-/// <summary>Its own service, with a breaker that this test's eight failed calls cannot open (it tests the refund, not the breaker).</summary>
-public sealed class RefundsDownFactory : FaultyProcessorFactory
-{
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        base.ConfigureWebHost(builder);
-        builder.UseSetting("Processor:Resilience:MinimumThroughput", "100");
-    }
-}
 
 /// <summary>
 /// A refund whose processor call gets no answer: its amount stays reserved while it is <c>processing</c>, then a retry with
 /// its key finishes it (refunded once), or the reconciler finds the processor never got it (failed, the amount given back).
 /// </summary>
-public sealed class UnansweredRefundTests(RefundsDownFactory factory) : IClassFixture<RefundsDownFactory>
+public sealed class UnansweredRefundTests(BreakerHeldClosedFactory factory) : IClassFixture<BreakerHeldClosedFactory>
 {
     private readonly HttpClient client = factory.Storefront();
 

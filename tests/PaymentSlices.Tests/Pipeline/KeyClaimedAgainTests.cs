@@ -1,20 +1,9 @@
 using System.Net;
-using Microsoft.AspNetCore.Hosting;
 using PaymentSlices.Api.Kernel;
 using PaymentSlices.Api.Pipeline;
 using PaymentSlices.Tests.Kernel;
 
 namespace PaymentSlices.Tests.Pipeline;
-
-/// <summary>Its own service, with a breaker that these tests' failed calls cannot open.</summary>
-public sealed class ClaimedAgainFactory : FaultyProcessorFactory
-{
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        base.ConfigureWebHost(builder);
-        builder.UseSetting("Processor:Resilience:MinimumThroughput", "100");
-    }
-}
 
 /// <summary>
 /// A request that claims its Idempotency-Key itself does not look for an earlier charge under its processor key before
@@ -25,7 +14,7 @@ public sealed class ClaimedAgainFactory : FaultyProcessorFactory
 /// it before refusing. Either way the processor is asked once more under the same key, never charged twice, and the
 /// answer is that charge's, stored under the key again.
 /// </summary>
-public sealed class KeyClaimedAgainTests(ClaimedAgainFactory factory) : IClassFixture<ClaimedAgainFactory>
+public sealed class KeyClaimedAgainTests(BreakerHeldClosedFactory factory) : IClassFixture<BreakerHeldClosedFactory>
 {
     private readonly HttpClient client = factory.Storefront();
 
