@@ -126,12 +126,13 @@ public sealed class Charges(Db db, IPaymentProcessor processor, Outbox outbox, C
 
     /// <summary>
     /// Before phase two's turn, with no turn held: the order a charge that succeeded is about to pay, read now so that its
-    /// <c>order.paid</c> event is not read inside the turn (where every read holds up every other write). Null when the
-    /// answer does not pay an order (failed, 3-D Secure, an intent's charge, no order).
+    /// <c>order.paid</c> event is not read inside the turn (where every read holds up every other write), from
+    /// <paramref name="order"/> as the slice read it before its claim (<see cref="Outbox.ReadOrderToPayAsync"/>). Null when
+    /// the answer does not pay an order (failed, 3-D Secure, an intent's charge, no order).
     /// </summary>
-    public async Task<Outbox.OrderSnapshot?> ReadOrderToPayAsync(PaymentRow processing, ChargeResult result, CancellationToken cancellationToken) =>
-        result is ChargeResult.Succeeded && processing is { OrderId: { } orderId, PaymentIntentId: null }
-            ? await outbox.ReadOrderAsync(orderId, cancellationToken)
+    public async Task<Outbox.OrderSnapshot?> ReadOrderToPayAsync(PaymentRow processing, ChargeResult result, OrderRow order, CancellationToken cancellationToken) =>
+        result is ChargeResult.Succeeded && processing is { OrderId: not null, PaymentIntentId: null }
+            ? await outbox.ReadOrderToPayAsync(order, cancellationToken)
             : null;
 
     /// <summary>

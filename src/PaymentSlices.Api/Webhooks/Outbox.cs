@@ -31,6 +31,11 @@ public sealed class Outbox(Db db, IOptions<WebhookOptions> options, IOptions<Jso
         SELECT * FROM refunds WHERE order_id = @OrderId ORDER BY created_at, id;
         """;
 
+    private const string SelectItemsAndPayments = """
+        SELECT * FROM order_items WHERE order_id = @OrderId ORDER BY position;
+        SELECT * FROM payments WHERE order_id = @OrderId ORDER BY created_at, id;
+        """;
+
     /// <summary>The payment's event for its current status (succeeded, failed, requires_action).</summary>
     public Task PaymentAsync(PaymentRow payment, CancellationToken cancellationToken) =>
         EventTypes.ForPayment(payment.Status) is { } type
@@ -49,7 +54,7 @@ public sealed class Outbox(Db db, IOptions<WebhookOptions> options, IOptions<Jso
 
     /// <summary>
     /// <c>order.paid</c> for an order that <paramref name="payment"/> has just paid, from the order as it was read before
-    /// the turn (<see cref="ReadOrderAsync"/>, with the payment still processing) instead of reading it again inside it.
+    /// the turn (<see cref="ReadOrderToPayAsync"/>, with the payment still processing) instead of reading it again inside it.
     /// Exact while the payment held the order's claim from before that read: no other payment of the order could start
     /// or settle, its items never change, and an order with no succeeded payment has no refund.
     /// </summary>
@@ -58,6 +63,21 @@ public sealed class Outbox(Db db, IOptions<WebhookOptions> options, IOptions<Jso
         var payments = before.Payments.Select(row => row.Id == payment.Id ? payment : row);
         var resource = before.Order.PaidBy(payment.Id, now).ToResource(before.Items, payments, before.Refunds);
         return EmitAsync(EventTypes.OrderPaid, before.Order.Id, resource, cancellationToken);
+    }
+
+    /// <summary>
+    /// The snapshot of an order that a charge holding its claim is about to pay, for <see cref="OrderPaidAsync(OrderSnapshot,
+    /// PaymentRow, DateTimeOffset, CancellationToken)"/>: <paramref name="order"/> as the slice read it before it claimed
+    /// the order, with its items and payments read now. The row is exact for that event: until an order is paid, only its
+    /// payments change it (status, <c>payment_id</c>, <c>paid_at</c>, <c>updated_at</c>, which <c>PaidBy</c> sets), and
+    /// an order never paid has no refunds. Its payments are read after the claim, which a failed payment may have
+    /// preceded. Two statements instead of four.
+    /// </summary>
+    public async Task<OrderSnapshot> ReadOrderToPayAsync(OrderRow order, CancellationToken cancellationToken)
+    {
+        var connection = await db.OpenAsync(cancellationToken);
+        await using var results = await connection.QueryMultipleAsync(db.Command(SelectItemsAndPayments, new { OrderId = order.Id }, cancellationToken));
+        return new OrderSnapshot(order, (await results.ReadAsync<OrderItemRow>()).AsList(), (await results.ReadAsync<PaymentRow>()).AsList(), []);
     }
 
     /// <summary>The order with everything its resource shows, read on the request's connection (in its turn, if one is held).</summary>

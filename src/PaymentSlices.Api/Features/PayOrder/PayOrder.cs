@@ -31,7 +31,8 @@ public static class PayOrder
     public sealed class Handler(Db db, Charges charges, RequestIdempotency idempotency, TimeProvider clock)
         : IRequestHandler<Command, ApiResult<PaymentResource>>
     {
-        private const string SelectOrder = "SELECT id, status, currency, amount FROM orders WHERE id = @OrderId";
+        // The whole row: its order.paid event is built from it (Outbox.ReadOrderToPayAsync).
+        private const string SelectOrder = "SELECT * FROM orders WHERE id = @OrderId";
 
         // Claiming the order before charging is what makes a second concurrent pay see it taken:
         // the guarded UPDATE lets exactly one request move it out of 'created'.
@@ -106,7 +107,7 @@ public static class PayOrder
             var result = await charges.ChargeAsync(payment, new ChargeRequest(processorKey, order.Amount, currency, source, savedCard?.Display), firstCall, cancellationToken);
 
             // Phase two: the answer, the order and the event; the pipeline commits this turn with the stored response.
-            var orderBefore = await charges.ReadOrderToPayAsync(payment, result, cancellationToken);
+            var orderBefore = await charges.ReadOrderToPayAsync(payment, result, order, cancellationToken);
             await db.BeginRequestAsync(cancellationToken);
             var settled = await charges.SettleAsync(payment, result, clock.Now(), cancellationToken, orderBefore);
             return settled is null ? PaymentErrors.InvalidSource() : Outcome(settled);
