@@ -172,11 +172,12 @@ public sealed class Charges(Db db, IPaymentProcessor processor, Outbox outbox, C
             // The order is paid, and order.paid sent, when the payment system marks it paid.
             await connection.ExecuteAsync(db.Command(IntentCharged, order, cancellationToken));
         }
-        else if (settled.Status == "succeeded")
+        else if (settled.Status == "succeeded" && await connection.ExecuteAsync(db.Command(MarkPaid, order, cancellationToken)) == 1)
         {
-            var paid = await connection.ExecuteAsync(db.Command(MarkPaid, order, cancellationToken)) == 1;
+            // order.paid only from the payment that paid the order. The payment's claim on the order makes it this one;
+            // should the order have left 'pending' another way meanwhile, no event says this payment paid it.
             await connection.ExecuteAsync(db.Command(CancelOpenIntents, order, cancellationToken));
-            if (paid && orderBefore is not null)
+            if (orderBefore is not null)
             {
                 await outbox.OrderPaidAsync(orderBefore, settled, now, cancellationToken);
             }

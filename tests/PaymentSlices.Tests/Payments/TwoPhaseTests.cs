@@ -65,6 +65,49 @@ public sealed class TwoPhaseTests(HeldProcessorFactory factory) : IClassFixture<
     }
 
     [Fact]
+    public async Task AnOrderThatLeftPendingAnotherWay_WhileItsChargeWasHeld_GetsNoOrderPaidEventFromThatCharge()
+    {
+        var order = await client.CreateOrderAsync();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        factory.Controls.Reset();
+        factory.Controls.Hold = release;
+        try
+        {
+            var pay = client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { source = "tok_visa" });
+            await factory.Controls.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+            // Not a path of the API: the order's claim keeps every other payment out. An operator's hand stands for it here.
+            await factory.ExecuteAsync("UPDATE orders SET status = 'paid' WHERE id = @id", new { id = order.Id() });
+            release.SetResult();
+            (await (await pay).ShouldBe(HttpStatusCode.Created)).Str("status").Should().Be("succeeded");
+        }
+        finally
+        {
+            release.TrySetResult();
+            factory.Controls.Reset();
+        }
+
+        (await EventTypesAsync(order.Id())).Should().Equal(["payment.succeeded"], "no event says this payment paid the order: it did not");
+    }
+
+    [Fact]
+    public async Task ThreeDSecureCompletedForAnOrderThatLeftPendingAnotherWay_SendsNoOrderPaidEvent()
+    {
+        var order = await client.CreateOrderAsync();
+        var payment = await (await client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { source = Api.Card("4000002500003155") })).ShouldBe(HttpStatusCode.Created);
+        payment.Str("status").Should().Be("requires_action");
+        await factory.ExecuteAsync("UPDATE orders SET status = 'paid' WHERE id = @id", new { id = order.Id() });
+
+        await factory.CreateClient().PostAsync($"{payment.Str("redirect_url")}/complete", null);
+
+        (await factory.ScalarAsync<string>("SELECT status FROM payments WHERE id = @id", new { id = payment.Id() })).Should().Be("succeeded");
+        (await EventTypesAsync(order.Id())).Should().Equal(["payment.requires_action", "payment.succeeded"]);
+    }
+
+    private async Task<List<string>> EventTypesAsync(string orderId) =>
+        await factory.QueryAsync<string>("SELECT type FROM events WHERE subject = @orderId ORDER BY seq", new { orderId });
+
+    [Fact]
     public async Task AFailingWriteAmongConcurrentOnes_RollsBackAlone_WhileTheOthersCommit()
     {
         // One order in the burst fails after its order row was written (the database refuses its item), so only a rollback

@@ -118,9 +118,9 @@ public static class ThreeDSecure
             {
                 await connection.ExecuteAsync(db.Command(IntentSucceeded, keys, cancellationToken)); // the order waits for mark-paid
             }
-            else if (payment.OrderId is not null)
+            else if (payment.OrderId is not null && await connection.ExecuteAsync(db.Command(OrderPaid, keys, cancellationToken)) == 1)
             {
-                await connection.ExecuteAsync(db.Command(OrderPaid, keys, cancellationToken));
+                // order.paid only from the payment that paid the order (see Charges.SettleAsync).
                 await connection.ExecuteAsync(db.Command(CancelOpenIntents, keys, cancellationToken));
                 await outbox.OrderPaidAsync(payment.OrderId, cancellationToken);
             }
