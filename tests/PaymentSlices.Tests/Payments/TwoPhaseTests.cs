@@ -29,14 +29,9 @@ public sealed class TwoPhaseTests(HeldProcessorFactory factory) : IClassFixture<
     {
         var paid = await client.CreatePaidOrderAsync();
         var order = await client.CreateOrderAsync();
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        factory.Controls.Reset();
-        factory.Controls.Hold = release;
-        try
-        {
-            var pay = client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { source = "tok_visa" });
-            await factory.Controls.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
+        var payment = await (await PayHeldAsync(order.Id(), async pay =>
+        {
             // While the charge is inside the processor: its payment is recorded as processing, its order pending...
             var pending = await (await client.GetAsync($"/v1/orders/{order.Id()}")).ShouldBe(HttpStatusCode.OK);
             pending.Str("status").Should().Be("pending");
@@ -50,17 +45,9 @@ public sealed class TwoPhaseTests(HeldProcessorFactory factory) : IClassFixture<
             var other = await client.CreateOrderAsync();
             await client.CreatePaymentIntentAsync(other.Id());
             pay.IsCompleted.Should().BeFalse("the charge is still held inside the processor");
+        })).ShouldBe(HttpStatusCode.Created);
 
-            release.SetResult();
-            var payment = await (await pay).ShouldBe(HttpStatusCode.Created);
-            payment.Str("status").Should().Be("succeeded");
-        }
-        finally
-        {
-            release.TrySetResult();
-            factory.Controls.Reset();
-        }
-
+        payment.Str("status").Should().Be("succeeded");
         (await factory.ScalarAsync<string>("SELECT status FROM orders WHERE id = @id", new { id = order.Id() })).Should().Be("paid");
     }
 
@@ -68,25 +55,12 @@ public sealed class TwoPhaseTests(HeldProcessorFactory factory) : IClassFixture<
     public async Task AnOrderThatLeftPendingAnotherWay_WhileItsChargeWasHeld_GetsNoOrderPaidEventFromThatCharge()
     {
         var order = await client.CreateOrderAsync();
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        factory.Controls.Reset();
-        factory.Controls.Hold = release;
-        try
-        {
-            var pay = client.PostJsonAsync($"/v1/orders/{order.Id()}/pay", new { source = "tok_visa" });
-            await factory.Controls.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
-            // Not a path of the API: the order's claim keeps every other payment out. An operator's hand stands for it here.
-            await factory.ExecuteAsync("UPDATE orders SET status = 'paid' WHERE id = @id", new { id = order.Id() });
-            release.SetResult();
-            (await (await pay).ShouldBe(HttpStatusCode.Created)).Str("status").Should().Be("succeeded");
-        }
-        finally
-        {
-            release.TrySetResult();
-            factory.Controls.Reset();
-        }
+        // Not a path of the API: the order's claim keeps every other payment out. An operator's hand stands for it here.
+        var payment = await (await PayHeldAsync(order.Id(), _ =>
+            factory.ExecuteAsync("UPDATE orders SET status = 'paid' WHERE id = @id", new { id = order.Id() }))).ShouldBe(HttpStatusCode.Created);
 
+        payment.Str("status").Should().Be("succeeded");
         (await EventTypesAsync(order.Id())).Should().Equal(["payment.succeeded"], "no event says this payment paid the order: it did not");
     }
 
@@ -102,6 +76,30 @@ public sealed class TwoPhaseTests(HeldProcessorFactory factory) : IClassFixture<
 
         (await factory.ScalarAsync<string>("SELECT status FROM payments WHERE id = @id", new { id = payment.Id() })).Should().Be("succeeded");
         (await EventTypesAsync(order.Id())).Should().Equal(["payment.requires_action", "payment.succeeded"]);
+    }
+
+    /// <summary>
+    /// Pays the order with tok_visa while the processor holds the charge; runs <paramref name="whileHeld"/> (given the pay
+    /// still under way) once the charge is inside the processor, then lets it go: the pay's answer.
+    /// </summary>
+    private async Task<HttpResponseMessage> PayHeldAsync(string orderId, Func<Task<HttpResponseMessage>, Task> whileHeld)
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        factory.Controls.Reset();
+        factory.Controls.Hold = release;
+        try
+        {
+            var pay = client.PostJsonAsync($"/v1/orders/{orderId}/pay", new { source = "tok_visa" });
+            await factory.Controls.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            await whileHeld(pay);
+            release.SetResult();
+            return await pay;
+        }
+        finally
+        {
+            release.TrySetResult();
+            factory.Controls.Reset();
+        }
     }
 
     private async Task<List<string>> EventTypesAsync(string orderId) =>
