@@ -16,9 +16,6 @@ namespace PaymentSlices.Api.Payments;
 /// </summary>
 public sealed class Charges(Db db, IPaymentProcessor processor, Outbox outbox, ChargesInFlight inFlight, TimeProvider clock)
 {
-    /// <summary>A processor key found taken by a request that had looked for its earlier charge already: a bug, not a loop.</summary>
-    public const string TakenKey = "The processor key was taken although the request had looked for an earlier charge under it.";
-
     private const string SelectByKey = "SELECT * FROM payments WHERE processor_key = @ProcessorKey";
 
     private const string InsertProcessing = """

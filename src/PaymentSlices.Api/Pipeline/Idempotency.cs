@@ -472,6 +472,19 @@ public sealed class RequestIdempotency
         return true;
     }
 
+    /// <summary>
+    /// From here on <see cref="Continues"/>, after the request's phase one found its processor key taken: the slice runs
+    /// again as a continuation. Throws when it had looked already: a key taken although the look-up found nothing is a
+    /// bug, not a reason to loop.
+    /// </summary>
+    public void ContinueAfterTakenKey()
+    {
+        if (!TryContinue())
+        {
+            throw new InvalidOperationException("The processor key was taken although the request had looked for an earlier charge under it.");
+        }
+    }
+
     /// <summary>The processor idempotency key for this request's <paramref name="purpose"/>, or <paramref name="fallback"/> without a key.</summary>
     public string ProcessorKey(string purpose, string fallback) =>
         scope is null ? fallback : "idem_" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{scope}\n{purpose}")))[..40];

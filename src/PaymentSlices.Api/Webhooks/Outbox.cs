@@ -24,17 +24,14 @@ public sealed class Outbox(Db db, IOptions<WebhookOptions> options, IOptions<Jso
         SELECT @EventId, @Endpoint, 'pending', @Now, @RetryUntil, seq, subject FROM events WHERE id = @EventId
         """;
 
-    private const string SelectOrder = """
-        SELECT * FROM orders WHERE id = @OrderId;
-        SELECT * FROM order_items WHERE order_id = @OrderId ORDER BY position;
-        SELECT * FROM payments WHERE order_id = @OrderId ORDER BY created_at, id;
-        SELECT * FROM refunds WHERE order_id = @OrderId ORDER BY created_at, id;
-        """;
-
+    // An order's items and payments, in the order its resource lists them.
     private const string SelectItemsAndPayments = """
         SELECT * FROM order_items WHERE order_id = @OrderId ORDER BY position;
         SELECT * FROM payments WHERE order_id = @OrderId ORDER BY created_at, id;
         """;
+
+    private const string SelectOrder = "SELECT * FROM orders WHERE id = @OrderId;\n" + SelectItemsAndPayments
+        + "\nSELECT * FROM refunds WHERE order_id = @OrderId ORDER BY created_at, id;";
 
     /// <summary>The payment's event for its current status (succeeded, failed, requires_action).</summary>
     public Task PaymentAsync(PaymentRow payment, CancellationToken cancellationToken) =>

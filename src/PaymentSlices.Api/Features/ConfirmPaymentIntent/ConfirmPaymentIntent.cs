@@ -117,7 +117,8 @@ public static class ConfirmPaymentIntent
                 if (!await charges.RecordAsync(payment, cancellationToken))
                 {
                     // An earlier request with this key and body charged (see RequestIdempotency): continue that charge.
-                    return idempotency.TryContinue() ? await Handle(command, cancellationToken) : throw new InvalidOperationException(Charges.TakenKey);
+                    idempotency.ContinueAfterTakenKey();
+                    return await Handle(command, cancellationToken);
                 }
             }
 

@@ -103,7 +103,8 @@ public static class CreateRefund
                     // An earlier request with this key and body refunded under the same processor key (see RequestIdempotency):
                     // the amount reserved here goes back with the turn, and that refund is continued instead.
                     await db.EndAsync();
-                    return idempotency.TryContinue() ? await Handle(command, cancellationToken) : throw new InvalidOperationException(Charges.TakenKey);
+                    idempotency.ContinueAfterTakenKey();
+                    return await Handle(command, cancellationToken);
                 }
 
                 await db.CommitAsync(cancellationToken);
