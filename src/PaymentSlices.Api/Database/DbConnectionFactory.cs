@@ -150,10 +150,7 @@ public sealed class SqliteConnectionFactory(string connectionString) : DbConnect
 /// <summary>PostgreSQL through one pooled <see cref="NpgsqlDataSource"/> for the process.</summary>
 public sealed partial class PostgresConnectionFactory(string connectionString) : DbConnectionFactory(connectionString)
 {
-    /// <summary>Statements each connection keeps prepared when the connection string does not say (<c>Max Auto Prepare</c>).</summary>
-    public const int DefaultMaxAutoPrepare = 128;
-
-    private readonly NpgsqlDataSource source = NpgsqlDataSource.Create(WithDefaults(connectionString));
+    private readonly NpgsqlDataSource source = NpgsqlDataSource.Create(connectionString);
 
     public override DatabaseProvider Provider => DatabaseProvider.PostgreSql;
 
@@ -185,25 +182,6 @@ public sealed partial class PostgresConnectionFactory(string connectionString) :
 
     [GeneratedRegex(@"\b(?<not>NOT\s+)?IN\s+(?<list>@\w+)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex InList();
-
-    /// <summary>
-    /// The connection string with the service's defaults for what it does not set. <c>Max Auto Prepare</c>: Npgsql
-    /// prepares nothing unless asked, so PostgreSQL parsed and planned each of the slices' statements on every run; with
-    /// it a connection prepares a statement once it has run it 5 times, and keeps up to <see cref="DefaultMaxAutoPrepare"/>
-    /// (the least recently used go first). GET /v1/payments/{id} ran 18% more a second on the bench (2 rounds each).
-    /// Set <c>Max Auto Prepare=0</c> behind a pooler that cannot keep prepared statements (PgBouncer in transaction mode
-    /// before 1.21).
-    /// </summary>
-    internal static string WithDefaults(string connectionString)
-    {
-        var given = new DbConnectionStringBuilder { ConnectionString = connectionString };
-        if (given.ContainsKey("Max Auto Prepare") || given.ContainsKey("MaxAutoPrepare"))
-        {
-            return connectionString;
-        }
-
-        return new NpgsqlConnectionStringBuilder(connectionString) { MaxAutoPrepare = DefaultMaxAutoPrepare }.ConnectionString;
-    }
 
     private static string Describe(string connectionString)
     {
