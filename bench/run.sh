@@ -374,8 +374,6 @@ for r in "${ROWS[@]}"; do
 done
 MAIN_LOG_BYTES=$(stat -c %s "$TMP/service-main.log")
 MAIN_LOG_LINES=$(wc -l <"$TMP/service-main.log")
-# The writer thread's priority (Database:WriterNice), as the service's start-up log says it went.
-WRITER_NICE=$(grep -o -m1 -E 'The database writer thread (runs at nice -?[0-9]+|keeps its priority)' "$TMP/service-main.log" | sed 's/^The database //' || true)
 stop_server "$SERVICE_PID"
 
 # 3. A slow processor: every processor call takes SLOW_LATENCY longer. The main load pays; a second wrk of one
@@ -531,7 +529,6 @@ if [ -n "$LOG_LEVEL" ]; then
 else
   logging="as shipped (Information, JSON console lines, stdout to a file: $((MAIN_LOG_BYTES / 1024 / 1024)) MiB, $MAIN_LOG_LINES lines in the main phase)"
 fi
-logging="$logging; SQLite: ${WRITER_NICE:-writer thread priority not in the log} (Database:WriterNice)"
 mode=$([ "$QUICK" = 1 ] && echo "quick" || echo "full")
 
 table() {

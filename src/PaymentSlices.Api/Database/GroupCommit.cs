@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using System.Data.Common;
-using System.Runtime.InteropServices;
 using Microsoft.Data.Sqlite;
-using Microsoft.Extensions.Options;
 
 namespace PaymentSlices.Api.Database;
 
@@ -48,16 +46,14 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
     private readonly CancellationTokenSource stopping = new();
     private readonly DbConnectionFactory factory;
     private readonly ILogger<GroupCommit> logger;
-    private readonly int writerNice;
     private readonly Lock startLock = new();
     private Thread? writer;
     private Thread? checkpointer;
 
-    public GroupCommit(DbConnectionFactory factory, ILogger<GroupCommit> logger, IOptions<WriterOptions> options)
+    public GroupCommit(DbConnectionFactory factory, ILogger<GroupCommit> logger)
     {
         this.factory = factory;
         this.logger = logger;
-        writerNice = options.Value.WriterNice;
     }
 
     /// <summary>Commits so far, and the turns they held: batch sizes for the benchmark and the tests.</summary>
@@ -111,7 +107,6 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
 
     private void Run()
     {
-        RaisePriority();
         SqliteConnection? connection = null;
         var batch = new List<SqliteWriteTurn>(MaxBatch);
         while (!stopping.IsCancellationRequested)
@@ -215,49 +210,6 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
             }
         }, (turns, error), preferLocal: false);
     }
-
-    /// <summary>
-    /// Gives the writer thread the nice value of <see cref="WriterOptions.WriterNice"/> (Linux). Every write of the service
-    /// waits on this one thread, so when the cores are busy (request threads, and on a shared machine whatever else runs)
-    /// the time it spends runnable but not running holds up every write: on the benchmark's 2 cores it waited in the run
-    /// queue for a fifth of its time, and at nice -10 charges and PayOrder ran 15-30% faster (3 rounds each, alternated).
-    /// Lowering a nice value needs CAP_SYS_NICE or a nice limit (<c>ulimit -e</c>, <c>docker run --ulimit nice=30</c>); without
-    /// either the thread keeps its priority, said once in the log, and nothing else changes. Raising it needs nothing.
-    /// </summary>
-    private void RaisePriority()
-    {
-        if (writerNice == 0 || !OperatingSystem.IsLinux())
-        {
-            return;
-        }
-
-        try
-        {
-            // On Linux, PRIO_PROCESS with a thread id sets that thread's nice value alone.
-            if (SetPriority(PrioProcess, GetThreadId(), writerNice) == 0)
-            {
-                LogWriterNice(logger, writerNice);
-                return;
-            }
-
-            var reason = Marshal.GetLastPInvokeErrorMessage();
-            LogWriterNiceRefused(logger, writerNice, reason);
-        }
-        catch (EntryPointNotFoundException error)
-        {
-            LogWriterNiceRefused(logger, writerNice, error.Message); // a C library without gettid (glibc before 2.30)
-        }
-    }
-
-    private const int PrioProcess = 0;
-
-    [DllImport("libc", EntryPoint = "setpriority", SetLastError = true)]
-    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern int SetPriority(int which, int who, int nice);
-
-    [DllImport("libc", EntryPoint = "gettid")]
-    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern int GetThreadId();
 
     private SqliteConnection OpenWriter()
     {
@@ -385,30 +337,11 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
         checkpointDue.Dispose();
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "The database writer thread runs at nice {Nice} (Database:WriterNice)")]
-    private static partial void LogWriterNice(ILogger logger, int nice);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "The database writer thread keeps its priority: nice {Nice} (Database:WriterNice) was refused ({Reason}). " +
-        "Lowering a nice value needs CAP_SYS_NICE or a nice limit (docker run --ulimit nice=30); Database:WriterNice=0 asks for nothing")]
-    private static partial void LogWriterNiceRefused(ILogger logger, int nice, string reason);
-
     [LoggerMessage(Level = LogLevel.Warning, Message = "A WAL checkpoint failed; the next one copies what it did not")]
     private static partial void LogCheckpointFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A group commit of {Turns} writes failed; they were answered with an error")]
     private static partial void LogBatchFailed(ILogger logger, int turns, Exception exception);
-}
-
-/// <summary>The SQLite writer's settings, in the <c>Database</c> section.</summary>
-public sealed class WriterOptions
-{
-    public const string Section = "Database";
-
-    /// <summary>
-    /// The nice value of the writer thread that runs every write (Linux; -20 to 19, lower runs first). -10 by default;
-    /// 0 leaves the thread as it is. Env <c>Database__WriterNice</c>.
-    /// </summary>
-    public int WriterNice { get; set; } = -10;
 }
 
 /// <summary>One writer's place in a batch: begun by the writer thread, ended by the writer's code.</summary>

@@ -119,11 +119,6 @@ public static class DatabaseRegistration
         {
             var connectionString = CheckedSqliteConnectionString(configuration);
             services.AddSingleton<DbConnectionFactory>(_ => new SqliteConnectionFactory(connectionString)); // owned: its kept read connections close with the container
-            services.AddOptions<WriterOptions>()
-                .Bind(configuration.GetSection(WriterOptions.Section))
-                .Validate(o => o.WriterNice is >= -20 and <= 19,
-                    "Database:WriterNice must be between -20 and 19 (the writer thread's Linux nice value; 0 leaves it as it is).")
-                .ValidateOnStart();
             services.AddSingleton<GroupCommit>();
             services.AddSingleton<IWriteTurns>(provider => provider.GetRequiredService<GroupCommit>());
             services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
