@@ -61,20 +61,37 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
         this.logger = logger;
 
         // Read when a listener asks (dotnet-counters, an OpenTelemetry exporter): nothing is recorded per write. The rate
-        // of busy_time is the writer's utilization: near 1, writes queue behind the one writer thread; turns / commits is
-        // the batch size.
+        // of busy_time is the writer's utilization: near 1, writes queue behind the one writer thread (queued says how
+        // many); turns / commits is the batch size.
         var meter = meters.Create(MeterName);
         meter.CreateObservableCounter("paymentslices.group_commit.commits", () => Commits, "{commit}",
             "Batches committed, one fsync each.");
         meter.CreateObservableCounter("paymentslices.group_commit.turns", () => CommittedTurns, "{turn}",
             "Write turns (a request's or a background job's writes) in the committed batches.");
-        meter.CreateObservableCounter("paymentslices.group_commit.busy_time", () => Seconds(ref busyTicks), "s",
-            "Time the writer thread spent on batches: turns, commit and log restarts, not waiting for writes.");
+        meter.CreateObservableCounter("paymentslices.group_commit.busy_time", BusySeconds, "s",
+            "Time the writer thread spent on batches (turns, commit and log restarts), the batch under way included; not waiting for writes.");
         meter.CreateObservableCounter("paymentslices.group_commit.commit_time", () => Seconds(ref commitTicks), "s",
             "Time the writer thread spent committing: writing the log and its fsync.");
+        meter.CreateObservableGauge("paymentslices.group_commit.queued", () => queue.Count, "{turn}",
+            "Write turns waiting for the writer thread.");
     }
 
     private static double Seconds(ref long ticks) => (double)Interlocked.Read(ref ticks) / Stopwatch.Frequency;
+
+    // The busy time so far, with the batch under way: a writer stuck in a batch (an fsync that hangs) shows as busy.
+    private double BusySeconds()
+    {
+        var started = Volatile.Read(ref batchStarted);
+        var busy = Interlocked.Read(ref busyTicks);
+        var ongoing = started == 0 ? 0 : Math.Max(0, Stopwatch.GetTimestamp() - started);
+        return (double)(busy + ongoing) / Stopwatch.Frequency;
+    }
+
+    private void EndBusy(long began)
+    {
+        Interlocked.Add(ref busyTicks, Stopwatch.GetTimestamp() - began);
+        Volatile.Write(ref batchStarted, 0);
+    }
 
     /// <summary>Commits so far, and the turns they held: batch sizes for the benchmark and the tests.</summary>
     public long Commits => Interlocked.Read(ref commits);
@@ -85,6 +102,7 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
     private long committedTurns;
     private long busyTicks;
     private long commitTicks;
+    private long batchStarted; // the Stopwatch timestamp of the batch under way; 0 while the writer waits for work
     private int disposed;
     private int restartDue;
 
@@ -144,6 +162,7 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
 
             batch.Clear();
             var began = Stopwatch.GetTimestamp();
+            Volatile.Write(ref batchStarted, began);
             try
             {
                 connection ??= OpenWriter();
@@ -157,7 +176,7 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
 
                 connection?.Dispose();
                 connection = null;
-                Interlocked.Add(ref busyTicks, Stopwatch.GetTimestamp() - began);
+                EndBusy(began);
                 continue;
             }
 
@@ -168,7 +187,7 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
                 RestartLog(ref connection);
             }
 
-            Interlocked.Add(ref busyTicks, Stopwatch.GetTimestamp() - began);
+            EndBusy(began);
         }
 
         connection?.Dispose();
@@ -193,14 +212,20 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
         if (batch.Count > 0)
         {
             var committing = Stopwatch.GetTimestamp();
-            transaction.Commit(); // the one fsync of the batch
-            Interlocked.Add(ref commitTicks, Stopwatch.GetTimestamp() - committing);
+            try
+            {
+                transaction.Commit(); // the one fsync of the batch
+            }
+            finally
+            {
+                Interlocked.Add(ref commitTicks, Stopwatch.GetTimestamp() - committing); // a failed or slow fsync counts too
+            }
+
+            Interlocked.Add(ref committedTurns, batch.Count); // before the commit count: a reader never sees a commit without its turns
             if (Interlocked.Increment(ref commits) % CheckpointEvery == 0 && checkpointDue.CurrentCount == 0)
             {
                 checkpointDue.Release();
             }
-
-            Interlocked.Add(ref committedTurns, batch.Count);
         }
 
         Answer([.. batch], null);
