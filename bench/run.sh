@@ -134,7 +134,8 @@ command -v dotnet >/dev/null || die "the .NET SDK is needed (see global.json)"
 
 # ---------------------------------------------------------------------------------------------- provider
 # A provider says how the service reaches its database (provider_env_<name>, one NAME=value a line, given a
-# file stem) and which rows run against it (ROWS_<name>). Only SQLite exists today.
+# file stem) and which rows run against it (ROWS_<name>): SQLite (the default), or PostgreSQL on a throwaway
+# cluster (BENCH_PROVIDER=PostgreSql; the cluster of phase 4, started before the main rows).
 provider_env_Sqlite() { # stem
   printf '%s\n' "ConnectionStrings__PaymentSlices=Data Source=$1.db"
 }
@@ -144,8 +145,17 @@ provider_describe_Sqlite() { # stem
   printf 'SQLite file in %s (%s)' "$(dirname "$1")" "$fs"
 }
 ROWS_Sqlite=(row_get_payment row_create_payment row_create_order row_pay_order row_create_refund)
-# PostgreSQL is measured in a phase of its own (4., below), beside SQLite's rows, so that one run compares them.
-declare -F "provider_env_$PROVIDER" >/dev/null || die "BENCH_PROVIDER=$PROVIDER is not a provider of the main rows (Sqlite; PostgreSQL has phase 4)"
+provider_env_PostgreSql() { # stem: a database of its own, named after the stem (main_bench, main_slow)
+  printf '%s\n' "Database__Provider=PostgreSql" "ConnectionStrings__PaymentSlices=$(pg_database "main_$(basename "$1")")"
+}
+provider_describe_PostgreSql() { # stem
+  printf 'PostgreSQL %s on 127.0.0.1:%s (a throwaway cluster in %s, fsync and synchronous_commit on), a pool of up to 64 connections' \
+    "$PG_VERSION" "$PG_PORT" "${BENCH_TMPDIR:-/var/tmp}"
+}
+ROWS_PostgreSql=("${ROWS_Sqlite[@]}")
+# Without BENCH_PROVIDER, PostgreSQL is also measured in a phase of its own (4., below), beside SQLite's rows, so that
+# one run compares them.
+declare -F "provider_env_$PROVIDER" >/dev/null || die "BENCH_PROVIDER=$PROVIDER is not a provider of the main rows (Sqlite or PostgreSql)"
 rows_var="ROWS_${PROVIDER}[@]"
 ROWS=("${!rows_var}")
 
@@ -343,6 +353,38 @@ check_idle() { # phase
   BUSY_NOTES+=("$1 $busy%")
   [ "$busy" -le 10 ] || log "warning: the cores are $busy% busy before $1: something else runs (a build, tests?); numbers will be low"
 }
+# PostgreSQL: phase 4 (and the main rows with BENCH_PROVIDER=PostgreSql).
+case "$POSTGRES" in
+  auto) [ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ] && POSTGRES=1 || POSTGRES=0 ;;
+  1) [ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ] || die "BENCH_POSTGRES=1 but PostgreSQL is not installed (apt-get install -y postgresql)" ;;
+esac
+if [ "$PROVIDER" = PostgreSql ] && { [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/initdb" ]; }; then
+  die "BENCH_PROVIDER=PostgreSql but PostgreSQL is not installed (apt-get install -y postgresql)"
+fi
+start_pg_cluster() { # once: initdb and start a throwaway cluster on 127.0.0.1:$PG_PORT (stopped at the end, or by cleanup)
+  [ -n "$PGDIR" ] && return 0
+  PGDIR=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/paymentslices-bench-pg.XXXXXX")
+  [ "$(id -u)" = 0 ] && chown postgres "$PGDIR"
+  log "starting PostgreSQL ($PG_BIN) on 127.0.0.1:$PG_PORT"
+  as_postgres "$PG_BIN/initdb" -D "$PGDIR/data" -E UTF8 --locale=C -A trust -U postgres >"$TMP/initdb.log" 2>&1 ||
+    { cat "$TMP/initdb.log" >&2; die "initdb failed"; }
+  as_postgres "$PG_BIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w \
+    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $PGDIR -c max_connections=300" start >/dev/null ||
+    { cat "$PGDIR/server.log" >&2; die "PostgreSQL did not start"; }
+  PG_VERSION=$("$PG_BIN/postgres" --version | awk '{ print $3 }')
+}
+pg_database() { # name: a new database; prints its connection string
+  psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE $1" >/dev/null || die "could not create database $1"
+  printf 'Host=127.0.0.1;Port=%s;Database=%s;Username=postgres;Maximum Pool Size=64' "$PG_PORT" "$1"
+}
+start_pg_service() { # label connection-string port
+  local -a env=("Database__Provider=PostgreSql" "ConnectionStrings__PaymentSlices=$2"
+    "ApiKeys__Storefront__0=$STOREFRONT_KEY" "ApiKeys__PaymentSystem__0=$PAYMENT_SYSTEM_KEY"
+    "Limits__RequestsPerSecond=1000000" "Limits__Burst=1000000")
+  [ -n "$LOG_LEVEL" ] && env+=("Logging__LogLevel__Default=$LOG_LEVEL")
+  log "starting the service ($1, PostgreSQL) on 127.0.0.1:$3"
+  start_server "$SERVICE_DIR" PaymentSlices.Api "$3" "$TMP/service-$1.log" "${env[@]}"
+}
 check_idle "the run"
 log "rows of ${DURATION}s, wrk -t$THREADS -c$CONNECTIONS, warm-up ${WARMUP}s, provider $PROVIDER, work files in $TMP"
 
@@ -363,6 +405,7 @@ stop_server "$ECHO_PID"
 
 # 2. The service, shipped settings.
 check_idle service
+[ "$PROVIDER" = PostgreSql ] && start_pg_cluster
 start_service main "$TMP/bench"
 SMALL_PAYMENT=$(api_post /v1/payments '{"amount":10.00,"currency":"USD","source":"tok_visa"}' | first_id)
 LARGE_PAYMENT=$(api_post /v1/payments '{"amount":999999.99,"currency":"USD","source":"tok_visa"}' | first_id)
@@ -418,22 +461,6 @@ fi
 # 4. PostgreSQL: a throwaway cluster on 127.0.0.1 (fsync and synchronous_commit on, as shipped), the service on it
 #    with one instance, then with two on one database, each driven by its own wrk with half the connections (no load
 #    balancer in between): their sum is the two-instance row. Every process shares the same cores.
-case "$POSTGRES" in
-  auto) [ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ] && POSTGRES=1 || POSTGRES=0 ;;
-  1) [ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ] || die "BENCH_POSTGRES=1 but PostgreSQL is not installed (apt-get install -y postgresql)" ;;
-esac
-pg_database() { # name: a new database; prints its connection string
-  psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE $1" >/dev/null || die "could not create database $1"
-  printf 'Host=127.0.0.1;Port=%s;Database=%s;Username=postgres;Maximum Pool Size=64' "$PG_PORT" "$1"
-}
-start_pg_service() { # label connection-string port
-  local -a env=("Database__Provider=PostgreSql" "ConnectionStrings__PaymentSlices=$2"
-    "ApiKeys__Storefront__0=$STOREFRONT_KEY" "ApiKeys__PaymentSystem__0=$PAYMENT_SYSTEM_KEY"
-    "Limits__RequestsPerSecond=1000000" "Limits__Burst=1000000")
-  [ -n "$LOG_LEVEL" ] && env+=("Logging__LogLevel__Default=$LOG_LEVEL")
-  log "starting the service ($1, PostgreSQL) on 127.0.0.1:$3"
-  start_server "$SERVICE_DIR" PaymentSlices.Api "$3" "$TMP/service-$1.log" "${env[@]}"
-}
 pair_row() { # name label ratio-of lua [NAME=value ...]: two wrk at once, one per instance, each -t1 with half the connections
   local name=$1 label=$2 ratio_of=$3 lua=$4
   shift 4
@@ -461,15 +488,7 @@ pair_row() { # name label ratio-of lua [NAME=value ...]: two wrk at once, one pe
 SECOND_URL="http://127.0.0.1:$SECOND_PORT"
 if [ "$POSTGRES" = 1 ]; then
   check_idle "PostgreSQL"
-  PGDIR=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/paymentslices-bench-pg.XXXXXX")
-  [ "$(id -u)" = 0 ] && chown postgres "$PGDIR"
-  log "starting PostgreSQL ($PG_BIN) on 127.0.0.1:$PG_PORT"
-  as_postgres "$PG_BIN/initdb" -D "$PGDIR/data" -E UTF8 --locale=C -A trust -U postgres >"$TMP/initdb.log" 2>&1 ||
-    { cat "$TMP/initdb.log" >&2; die "initdb failed"; }
-  as_postgres "$PG_BIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w \
-    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $PGDIR -c max_connections=300" start >/dev/null ||
-    { cat "$PGDIR/server.log" >&2; die "PostgreSQL did not start"; }
-  PG_VERSION=$("$PG_BIN/postgres" --version | awk '{ print $3 }')
+  start_pg_cluster
 
   start_pg_service pg1 "$(pg_database bench_one)" "$SERVICE_PORT"
   SERVICE_PID=$SERVER_PID
@@ -493,11 +512,13 @@ if [ "$POSTGRES" = 1 ]; then
   note_rss "$PG_FIRST_PID" "PostgreSQL, 2 instances (first)"
   stop_server "$PG_SECOND_PID"
   stop_server "$PG_FIRST_PID"
+else
+  log "PostgreSQL is not installed: its rows are skipped (apt-get install -y postgresql, or BENCH_POSTGRES=0 to silence this)"
+fi
+if [ -n "$PGDIR" ]; then
   as_postgres "$PG_BIN/pg_ctl" -D "$PGDIR/data" -m fast -w stop >/dev/null 2>&1 || true
   rm -rf "$PGDIR"
   PGDIR=
-else
-  log "PostgreSQL is not installed: its rows are skipped (apt-get install -y postgresql, or BENCH_POSTGRES=0 to silence this)"
 fi
 ELAPSED=$(($(date +%s) - START_EPOCH))
 
@@ -555,7 +576,11 @@ table() {
          "synchronous_commit on), \`Database__Provider=PostgreSql\`, a pool of up to 64 connections per instance. Two instances share one" \
          "database; each takes its own wrk (-t1 -c$((CONNECTIONS / 2))), with no load balancer between; the server, both instances and wrk share the cores."
   else
-    echo "- PostgreSQL rows: not run (PostgreSQL is not installed here)."
+    if [ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ]; then
+      echo "- PostgreSQL rows (phase 4): not run (BENCH_POSTGRES=0)."
+    else
+      echo "- PostgreSQL rows: not run (PostgreSQL is not installed here)."
+    fi
   fi
   echo "- Machine: $(nproc) cores ($cpu_model), $mem_total; database: $("provider_describe_$PROVIDER" "$TMP/bench")." \
        "wrk and the server share the cores;" \
