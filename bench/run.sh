@@ -88,15 +88,19 @@ stop_pid() { # pid [seconds]: SIGTERM, then SIGKILL once the grace period has pa
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 PGDIR=
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+stop_pg_cluster() { # the throwaway cluster, if one runs: stopped and removed
+  if [ -n "$PGDIR" ]; then
+    as_postgres "$PG_BIN/pg_ctl" -D "$PGDIR/data" -m fast -w stop >/dev/null 2>&1 || true
+    rm -rf "$PGDIR"
+    PGDIR=
+  fi
+}
 
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
   for pid in "${STARTED[@]}"; do stop_pid "$pid" 10; done
-  if [ -n "$PGDIR" ]; then
-    as_postgres "$PG_BIN/pg_ctl" -D "$PGDIR/data" -m fast -w stop >/dev/null 2>&1 || true
-    rm -rf "$PGDIR"
-  fi
+  stop_pg_cluster
   [ -n "$WATCHDOG" ] && { kill -TERM "$WATCHDOG" 2>/dev/null || true; wait "$WATCHDOG" 2>/dev/null || true; }
   if [ "${BENCH_KEEP:-0}" = 1 ] || [ "$status" -ne 0 ]; then
     log "work files (logs, wrk output) kept in $TMP"
@@ -515,11 +519,7 @@ if [ "$POSTGRES" = 1 ]; then
 else
   log "PostgreSQL is not installed: its rows are skipped (apt-get install -y postgresql, or BENCH_POSTGRES=0 to silence this)"
 fi
-if [ -n "$PGDIR" ]; then
-  as_postgres "$PG_BIN/pg_ctl" -D "$PGDIR/data" -m fast -w stop >/dev/null 2>&1 || true
-  rm -rf "$PGDIR"
-  PGDIR=
-fi
+stop_pg_cluster
 ELAPSED=$(($(date +%s) - START_EPOCH))
 
 # ---------------------------------------------------------------------------------------------- report
