@@ -394,7 +394,8 @@ log "rows of ${DURATION}s, wrk -t$THREADS -c$CONNECTIONS, warm-up ${WARMUP}s, pr
 
 # 1. The ceiling: the echo app.
 check_idle echo
-start_server "$ECHO_DIR" Echo "$ECHO_PORT" "$TMP/echo.log" "Echo__Database=$TMP/echo-durable.db"
+start_server "$ECHO_DIR" Echo "$ECHO_PORT" "$TMP/echo.log" "Echo__Database=$TMP/echo-durable.db" \
+  "Echo__TwoPhaseDatabase=$TMP/echo-two-phase.db"
 ECHO_PID=$SERVER_PID
 warm echo-get.lua "$ECHO_URL"
 row echo_get 'echo: GET /echo (ceiling for GETs)' '' echo-get.lua "$ECHO_URL"
@@ -405,6 +406,11 @@ ECHO_PEAK_KB=$(hwm_kb "$ECHO_PID")
 warm echo-post.lua "$ECHO_URL" BENCH_ECHO_PATH=/echo/durable
 row echo_durable 'echo: POST /echo/durable (one INSERT, group commit, synchronous=FULL)' echo_post echo-post.lua "$ECHO_URL" \
   BENCH_ECHO_PATH=/echo/durable
+# The floor under a charge in the service's design: only the SQL a keyed charge writes, in its two group-committed turns
+# with a savepoint each (TwoPhaseEcho). What the service adds to a charge is what the service costs above this row.
+warm echo-post.lua "$ECHO_URL" BENCH_ECHO_PATH=/echo/two-phase
+row echo_two_phase "echo: POST /echo/two-phase (a charge's SQL only: two group-committed turns, savepoints)" echo_post echo-post.lua \
+  "$ECHO_URL" BENCH_ECHO_PATH=/echo/two-phase
 stop_server "$ECHO_PID"
 
 # 2. The service, shipped settings.
@@ -565,6 +571,9 @@ table() {
   echo "- Against the durable echo (${RPS[echo_durable]} req/s: the least a durable write costs here, one INSERT and a shared commit):" \
        "POST /v1/payments $(ratio_to create_payment echo_durable), POST /v1/orders $(ratio_to create_order echo_durable)," \
        "PayOrder $(ratio_to pay_order echo_durable), refunds $(ratio_to create_refund echo_durable)."
+  echo "- Against the two-phase floor (${RPS[echo_two_phase]} req/s, p99 ${P99[echo_two_phase]} ms: a keyed charge's SQL and nothing" \
+       "else, in the same two group-committed turns): POST /v1/payments $(ratio_to create_payment echo_two_phase)," \
+       "PayOrder $(ratio_to pay_order echo_two_phase), refunds $(ratio_to create_refund echo_two_phase)."
   echo "- Slow processor (+${SLOW_SECONDS}s a call): the connection bound is $CONNECTIONS / ${SLOW_SECONDS} s = $BOUND req/s;" \
        "POST /v1/payments achieved ${RPS[slow_create_payment]} req/s = **$ACHIEVED%** of it."
   echo "- $probe_label issued during that load: p50 ${P50[slow_probe]} ms, p99 ${P99[slow_probe]} ms" \

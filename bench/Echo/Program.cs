@@ -2,7 +2,8 @@ using System.Text.Json.Serialization;
 
 // The reference for bench/run.sh: Kestrel, routing and System.Text.Json (source-generated), nothing else.
 // No logging of requests, no authentication, no database: the most a minimal API answers on this machine.
-// POST /echo/durable adds the least a durable write costs (DurableEcho): the floor under a write row.
+// POST /echo/durable adds the least a durable write costs (DurableEcho): the floor under a write row. POST
+// /echo/two-phase adds the least a charge costs in the service's design (TwoPhaseEcho): its SQL in two group-committed turns.
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Logging.ClearProviders();
 builder.Services.ConfigureHttpJsonOptions(options => options.SerializerOptions.TypeInfoResolverChain.Insert(0, EchoJson.Default));
@@ -17,6 +18,13 @@ app.Lifetime.ApplicationStopped.Register(durable.Dispose);
 app.MapPost("/echo/durable", async (EchoMessage message, HttpRequest request) =>
 {
     await durable.AppendAsync(request.Headers["Idempotency-Key"].ToString(), message);
+    return TypedResults.Ok(message);
+});
+var twoPhase = new TwoPhaseEcho(app.Configuration["Echo:TwoPhaseDatabase"] ?? "echo-two-phase.db");
+app.Lifetime.ApplicationStopped.Register(twoPhase.Dispose);
+app.MapPost("/echo/two-phase", async (EchoMessage message, HttpRequest request) =>
+{
+    await twoPhase.ChargeAsync(request.Headers["Idempotency-Key"].ToString(), message);
     return TypedResults.Ok(message);
 });
 app.MapGet("/health/ready", () => TypedResults.Ok(new Health("Healthy")));
