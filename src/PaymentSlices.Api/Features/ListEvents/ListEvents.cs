@@ -20,9 +20,20 @@ public static class ListEvents
     {
         private const string SelectCursor = "SELECT seq FROM events WHERE id = @StartingAfter";
 
-        private const string SelectPage = """
+        // Two texts rather than one with "(@Status IS NULL OR status = @Status)": a statement is planned once for every
+        // value (SQLite keeps it prepared; PostgreSQL's generic plan), and a condition that may be absent cannot use
+        // ix_events_status (status, seq). A page of a rare status would then read the events one by one, newest first,
+        // until it had found a page, or every event. No cursor is seq < the largest seq there can be.
+        internal const string SelectPage = """
             SELECT * FROM events
-            WHERE (@Status IS NULL OR status = @Status) AND (@Type IS NULL OR type = @Type) AND (@Before IS NULL OR seq < @Before)
+            WHERE (@Type IS NULL OR type = @Type) AND seq < @Before
+            ORDER BY seq DESC
+            LIMIT @Take
+            """;
+
+        internal const string SelectPageByStatus = """
+            SELECT * FROM events
+            WHERE status = @Status AND (@Type IS NULL OR type = @Type) AND seq < @Before
             ORDER BY seq DESC
             LIMIT @Take
             """;
@@ -35,19 +46,21 @@ public static class ListEvents
         public async Task<ApiResult<EventListResource>> Handle(Query query, CancellationToken cancellationToken)
         {
             var connection = await db.OpenAsync(cancellationToken);
-            long? before = null;
+            var before = long.MaxValue;
             if (query.StartingAfter is not null)
             {
-                before = await connection.QuerySingleOrDefaultAsync<long?>(db.Command(SelectCursor, query, cancellationToken));
-                if (before is null)
+                if (await connection.QuerySingleOrDefaultAsync<long?>(db.Command(SelectCursor, query, cancellationToken)) is not { } cursor)
                 {
                     return ApiError.InvalidField("event_not_found", "Event not found", "starting_after", "No event has this id.");
                 }
+
+                before = cursor;
             }
 
             var limit = query.Limit ?? DefaultLimit;
-            var rows = (await connection.QueryAsync<EventRow>(
-                db.Command(SelectPage, new { query.Status, query.Type, Before = before, Take = limit + 1 }, cancellationToken))).ToList();
+            var rows = (await connection.QueryAsync<EventRow>(db.Command(
+                query.Status is null ? SelectPage : SelectPageByStatus,
+                new { query.Status, query.Type, Before = before, Take = limit + 1 }, cancellationToken))).ToList();
             var page = rows.Take(limit).ToList();
             await using var results = await connection.QueryMultipleAsync(
                 db.Command(SelectDeliveries, new { Ids = page.Select(row => row.Id).ToList() }, cancellationToken));
