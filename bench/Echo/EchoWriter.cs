@@ -1,31 +1,45 @@
-using System.Threading.Channels;
+using System.Collections.Concurrent;
 using Microsoft.Data.Sqlite;
 
 /// <summary>
-/// The group commit the echo app's durable routes share: one writer thread takes what is queued (up to 256 turns), runs
-/// each turn, commits them in one transaction and one fsync (WAL, <c>synchronous=FULL</c>), and only then completes them,
-/// all in one pool work item, as the service answers a batch. With <c>savepoints</c>, each turn runs inside a savepoint of
-/// its own and a failing one rolls back alone, as the service's turns do; without, a failure fails the batch.
+/// The group commit the echo app's durable routes use, run as the service's (<c>GroupCommit</c>) is: one writer thread,
+/// woken by a semaphore, takes the queued turns (up to 256, and those that arrive while it runs them) into one
+/// <c>BEGIN IMMEDIATE</c> transaction, commits them with one fsync (WAL, <c>synchronous=FULL</c>), and completes them
+/// from one pool work item. No checkpoint runs inside a commit: a thread of its own runs PASSIVE checkpoints every 25
+/// commits, and once the log holds 1,000 pages the writer restarts it between two batches. With <c>savepoints</c>,
+/// each turn runs inside a savepoint of its own and a failing one rolls back alone; without, a failure fails the batch.
 /// </summary>
 internal sealed class EchoWriter : IDisposable
 {
     private const int MaxBatch = 256;
+    private const int CheckpointEvery = 25;
+    private const int RestartLogAfterPages = 1000;
 
-    private readonly Channel<Turn> queue = Channel.CreateUnbounded<Turn>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ConcurrentQueue<Turn> queue = new();
+    private readonly SemaphoreSlim queued = new(0);
+    private readonly SemaphoreSlim checkpointDue = new(0, 1);
+    private readonly CancellationTokenSource stopping = new();
+    private readonly string connectionString;
     private readonly SqliteConnection connection;
     private readonly List<SqliteCommand> commands = [];
     private readonly SqliteCommand? savepoint;
     private readonly SqliteCommand? release;
     private readonly SqliteCommand? rollbackTo;
     private readonly Thread writer;
+    private readonly Thread checkpointer;
+    private long commits;
+    private int restartDue;
+    private bool started;
 
     public EchoWriter(string path, string schema, bool savepoints, string name)
     {
-        connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString();
+        connection = new SqliteConnection(connectionString);
         connection.Open();
         using (var setup = connection.CreateCommand())
         {
-            setup.CommandText = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; " + schema;
+            setup.CommandText = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 0; " +
+                "PRAGMA temp_store = MEMORY; " + schema;
             setup.ExecuteNonQuery();
         }
 
@@ -37,11 +51,17 @@ internal sealed class EchoWriter : IDisposable
         }
 
         writer = new Thread(Run) { IsBackground = true, Name = name };
+        checkpointer = new Thread(Checkpoint) { IsBackground = true, Name = name + " checkpointer" };
     }
 
-    /// <summary>A statement kept prepared on the writer's connection; only turns (on the writer thread) run it.</summary>
+    /// <summary>A statement kept prepared on the writer's connection, before <see cref="Start"/>; only turns run it.</summary>
     public SqliteCommand Prepare(string sql, params string[] parameters)
     {
+        if (started)
+        {
+            throw new InvalidOperationException("Statements are prepared before the writer starts.");
+        }
+
         var command = connection.CreateCommand();
         command.CommandText = sql;
         foreach (var parameter in parameters)
@@ -55,26 +75,38 @@ internal sealed class EchoWriter : IDisposable
     }
 
     /// <summary>Starts the writer thread, once the statements are prepared.</summary>
-    public void Start() => writer.Start();
+    public void Start()
+    {
+        started = true;
+        checkpointer.Start();
+        writer.Start();
+    }
 
-    /// <summary>Completes once the turn is committed.</summary>
+    /// <summary>Completes once the turn is committed; fails with its own error, or its batch's.</summary>
     public Task RunAsync(Action turn)
     {
+        if (stopping.IsCancellationRequested)
+        {
+            return Task.FromException(new ObjectDisposedException(nameof(EchoWriter)));
+        }
+
         // Continuations run on the pool item that completes the batch, up to their next wait, as in the service.
         var pending = new Turn(turn, new TaskCompletionSource());
-        queue.Writer.TryWrite(pending);
+        queue.Enqueue(pending);
+        queued.Release();
         return pending.Committed.Task;
     }
 
-    /// <summary>Commits what is queued, then closes the database.</summary>
+    /// <summary>Stops after the batch under way; what is still queued fails.</summary>
     public void Dispose()
     {
-        queue.Writer.TryComplete();
-        if (writer.IsAlive)
+        stopping.Cancel();
+        foreach (var thread in new[] { writer, checkpointer }.Where(thread => thread.IsAlive))
         {
-            writer.Join();
+            thread.Join(TimeSpan.FromSeconds(10));
         }
 
+        Complete([.. queue], new ObjectDisposedException(nameof(EchoWriter)));
         commands.ForEach(command => command.Dispose());
         connection.Dispose();
     }
@@ -82,42 +114,64 @@ internal sealed class EchoWriter : IDisposable
     private void Run()
     {
         var batch = new List<Turn>(MaxBatch);
-        while (queue.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+        while (true)
         {
-            while (batch.Count < MaxBatch && queue.Reader.TryRead(out var next))
-            {
-                batch.Add(next);
-            }
-
             try
             {
-                using (var transaction = connection.BeginTransaction())
-                {
-                    commands.ForEach(command => command.Transaction = transaction);
-                    foreach (var turn in batch)
-                    {
-                        RunTurn(turn);
-                    }
-
-                    transaction.Commit();
-                }
-
-                Complete([.. batch], failure: null);
+                queued.Wait(stopping.Token);
             }
-            catch (SqliteException failed)
+            catch (OperationCanceledException)
             {
-                Complete([.. batch], failed);
+                return;
             }
 
             batch.Clear();
+            try
+            {
+                RunBatch(batch);
+            }
+            catch (Exception failed)
+            {
+                Complete([.. batch], failed);
+                continue;
+            }
+
+            if (Interlocked.Exchange(ref restartDue, 0) == 1)
+            {
+                RestartLog();
+            }
         }
+    }
+
+    private void RunBatch(List<Turn> batch)
+    {
+        using (var transaction = connection.BeginTransaction(deferred: false))
+        {
+            commands.ForEach(command => command.Transaction = transaction);
+            var first = true;
+            while (batch.Count < MaxBatch && (first || queued.Wait(0)) && queue.TryDequeue(out var turn))
+            {
+                first = false;
+                batch.Add(turn);
+                RunTurn(turn);
+            }
+
+            transaction.Commit();
+        }
+
+        if (++commits % CheckpointEvery == 0 && checkpointDue.CurrentCount == 0)
+        {
+            checkpointDue.Release();
+        }
+
+        Complete([.. batch], failure: null);
     }
 
     private void RunTurn(Turn turn)
     {
         if (savepoint is null)
         {
-            turn.Work();
+            turn.Work(); // a failure fails the batch
             return;
         }
 
@@ -126,7 +180,7 @@ internal sealed class EchoWriter : IDisposable
         {
             turn.Work();
         }
-        catch (SqliteException failed)
+        catch (Exception failed)
         {
             rollbackTo!.ExecuteNonQuery();
             turn.Failure = failed;
@@ -135,26 +189,78 @@ internal sealed class EchoWriter : IDisposable
         release!.ExecuteNonQuery();
     }
 
-    private static void Complete(Turn[] batch, SqliteException? failure) => ThreadPool.UnsafeQueueUserWorkItem(
-        turns =>
+    // PASSIVE checkpoints on a connection of their own: no write lock, so the writer goes on committing meanwhile.
+    private void Checkpoint()
+    {
+        using var own = new SqliteConnection(connectionString);
+        own.Open();
+        using var command = own.CreateCommand();
+        command.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
+        while (true)
         {
-            foreach (var turn in turns)
+            try
             {
-                if ((failure ?? turn.Failure) is { } failed)
+                checkpointDue.Wait(stopping.Token);
+                using var result = command.ExecuteReader(); // busy, pages in the log, pages copied
+                if (result.Read() && result.GetInt64(1) >= RestartLogAfterPages)
                 {
-                    turn.Committed.SetException(failed);
-                }
-                else
-                {
-                    turn.Committed.SetResult();
+                    Volatile.Write(ref restartDue, 1);
                 }
             }
-        },
-        batch,
-        preferLocal: false);
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (SqliteException)
+            {
+                // the next one copies what this one did not
+            }
+        }
+    }
+
+    // Between two batches: copies the rest of the log and starts it again from its beginning, waiting 50 ms at most.
+    private void RestartLog()
+    {
+        try
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA busy_timeout = 50; PRAGMA wal_checkpoint(RESTART); PRAGMA busy_timeout = 5000;";
+            command.ExecuteNonQuery();
+        }
+        catch (SqliteException)
+        {
+            // tried again once the log has grown by as much
+        }
+    }
+
+    private static void Complete(Turn[] batch, Exception? failure)
+    {
+        if (batch.Length == 0)
+        {
+            return;
+        }
+
+        ThreadPool.UnsafeQueueUserWorkItem(
+            turns =>
+            {
+                foreach (var turn in turns)
+                {
+                    if ((failure ?? turn.Failure) is { } failed)
+                    {
+                        turn.Committed.TrySetException(failed);
+                    }
+                    else
+                    {
+                        turn.Committed.TrySetResult();
+                    }
+                }
+            },
+            batch,
+            preferLocal: false);
+    }
 
     private sealed record Turn(Action Work, TaskCompletionSource Committed)
     {
-        public SqliteException? Failure { get; set; }
+        public Exception? Failure { get; set; }
     }
 }
