@@ -393,14 +393,19 @@ check_idle "the run"
 log "rows of ${DURATION}s, wrk -t$THREADS -c$CONNECTIONS, warm-up ${WARMUP}s, provider $PROVIDER, work files in $TMP"
 
 # 1. The ceiling: the echo app.
-check_idle echo
-start_server "$ECHO_DIR" Echo "$ECHO_PORT" "$TMP/echo.log" "Echo__Database=$TMP/echo-durable.db" \
-  "Echo__TwoPhaseDatabase=$TMP/echo-two-phase.db"
-ECHO_PID=$SERVER_PID
-warm echo-get.lua "$ECHO_URL"
-row echo_get 'echo: GET /echo (ceiling for GETs)' '' echo-get.lua "$ECHO_URL"
-warm echo-post.lua "$ECHO_URL"
-row echo_post 'echo: POST /echo (ceiling for POSTs)' '' echo-post.lua "$ECHO_URL"
+echo_rows() { # [_after]: starts the echo app (ECHO_PID) and measures its GET and POST rows, echo_get$1 and echo_post$1
+  local suffix=${1:-}
+  local again=${suffix:+, again after the service rows}
+  check_idle "echo${suffix:+ again}"
+  start_server "$ECHO_DIR" Echo "$ECHO_PORT" "$TMP/echo$suffix.log" "Echo__Database=$TMP/echo-durable$suffix.db" \
+    "Echo__TwoPhaseDatabase=$TMP/echo-two-phase$suffix.db"
+  ECHO_PID=$SERVER_PID
+  warm echo-get.lua "$ECHO_URL"
+  row "echo_get$suffix" "echo: GET /echo${again:- (ceiling for GETs)}" '' echo-get.lua "$ECHO_URL"
+  warm echo-post.lua "$ECHO_URL"
+  row "echo_post$suffix" "echo: POST /echo${again:- (ceiling for POSTs)}" '' echo-post.lua "$ECHO_URL"
+}
+echo_rows
 ECHO_PEAK_KB=$(hwm_kb "$ECHO_PID")
 # The floor under the write rows: the same body and a new key INSERTed, group-committed (DurableEcho).
 warm echo-post.lua "$ECHO_URL" BENCH_ECHO_PATH=/echo/durable
@@ -435,14 +440,7 @@ stop_server "$SERVICE_PID"
 # 2b. The ceiling again, after the service's rows. The machine's speed drifts by a fifth or more within minutes, and a
 #     ratio to an echo row that ran in a slow moment flatters every row (one run's echo POST ran at 38,434 req/s, the
 #     next one's at 57,472). "vs echo" divides by the faster of the two echo rows of the method.
-check_idle "echo again"
-start_server "$ECHO_DIR" Echo "$ECHO_PORT" "$TMP/echo-again.log" "Echo__Database=$TMP/echo-durable-again.db" \
-  "Echo__TwoPhaseDatabase=$TMP/echo-two-phase-again.db"
-ECHO_PID=$SERVER_PID
-warm echo-get.lua "$ECHO_URL"
-row echo_get_after 'echo: GET /echo, again after the service rows' '' echo-get.lua "$ECHO_URL"
-warm echo-post.lua "$ECHO_URL"
-row echo_post_after 'echo: POST /echo, again after the service rows' '' echo-post.lua "$ECHO_URL"
+echo_rows _after
 stop_server "$ECHO_PID"
 
 # 3. A slow processor: every processor call takes SLOW_LATENCY longer. The main load pays; a second wrk of one
