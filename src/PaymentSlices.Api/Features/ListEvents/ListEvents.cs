@@ -21,7 +21,7 @@ public static class ListEvents
         private const string SelectCursor = "SELECT seq FROM events WHERE id = @StartingAfter";
 
         // Two texts rather than one with "(@Status IS NULL OR status = @Status)": a statement is planned once for every
-        // value (SQLite keeps it prepared; PostgreSQL's generic plan), and a condition that may be absent cannot use
+        // value (SQLite keeps it prepared; PostgreSQL's generic plan, when Max Auto Prepare prepares it), and a condition that may be absent cannot use
         // ix_events_status (status, seq). A page of a rare status would then read the events one by one, newest first,
         // until it had found a page, or every event. No cursor is seq < long.MaxValue (a seq the identity never reaches).
         internal const string SelectPage = """
