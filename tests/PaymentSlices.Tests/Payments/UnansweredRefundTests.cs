@@ -48,6 +48,16 @@ public sealed class UnansweredRefundTests(BreakerHeldClosedFactory factory) : IC
         order["amount_refunded"]!.GetValue<decimal>().Should().Be(20.00m);
         factory.Processor.SucceededRefunds.Should().Be(refunds + 1, "the processor never made it, and now never will");
 
+        // Its storefront retries with its key after all: not a 201 of a failed refund, but 402 refund_failed naming it,
+        // kept for the key; nothing is refunded or given back twice.
+        var failed = await (await RefundAsync(payment.Id(), 10.00m, "refund-down-2")).ShouldBeProblem(HttpStatusCode.PaymentRequired, "refund_failed");
+        failed.Str("refund_id").Should().Be(abandoned.Id());
+        var replay = await RefundAsync(payment.Id(), 10.00m, "refund-down-2");
+        replay.Headers.GetValues("Idempotent-Replayed").Should().Equal("true");
+        (await replay.ShouldBeProblem(HttpStatusCode.PaymentRequired, "refund_failed")).Str("refund_id").Should().Be(abandoned.Id());
+        (await factory.ScalarAsync<long>("SELECT amount_refunded FROM payments WHERE id = @id", new { id = payment.Id() })).Should().Be(2000);
+        factory.Processor.SucceededRefunds.Should().Be(refunds + 1);
+
         // What is left can be refunded again.
         var rest = await (await client.PostJsonAsync("/v1/refunds", new { payment_id = payment.Id() })).ShouldBe(HttpStatusCode.Created);
         rest["amount"]!.GetValue<decimal>().Should().Be(30.00m);

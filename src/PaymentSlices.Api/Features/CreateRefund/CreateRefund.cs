@@ -54,7 +54,7 @@ public static class CreateRefund
             var refund = idempotency.Continues ? await refunds.FindAsync(processorKey, cancellationToken) : null;
             if (refund is { Status: not "processing" })
             {
-                return refund.ToResource();
+                return Outcome(refund);
             }
 
             var currency = Currency.Of(payment.Currency);
@@ -115,8 +115,22 @@ public static class CreateRefund
 
             // Phase two: the answer, the order's totals and the event; the pipeline commits this turn with the stored response.
             await db.BeginRequestAsync(cancellationToken);
-            return (await refunds.SettleAsync(refund, reference, clock.Now(), cancellationToken)).ToResource();
+            return Outcome(await refunds.SettleAsync(refund, reference, clock.Now(), cancellationToken));
         }
+
+        // A refund that ended failed (the reconciler found that the processor never received it, before this request's
+        // call or its retry's) is no 201: a client that reads only the status would take it for a refund made.
+        private static ApiResult<RefundResource> Outcome(RefundRow refund) =>
+            refund.Status == "failed" ? RefundFailed(refund) : refund.ToResource();
+
+        // 402, as Stripe answers a request that was valid but failed, with the refund's id. The answer is final, and kept
+        // for the key: the processor has recorded the key as not made, so the same key can never make it.
+        private static ApiError RefundFailed(RefundRow refund) =>
+            new(StatusCodes.Status402PaymentRequired, "refund_failed", "Refund failed",
+                "The processor never made this refund; its amount is refundable again. Send a new refund with a new Idempotency-Key.")
+            {
+                Extensions = new Dictionary<string, object?> { ["refund_id"] = refund.Id },
+            };
 
         private static ApiError InvalidAmount(Currency currency, long refundable)
         {

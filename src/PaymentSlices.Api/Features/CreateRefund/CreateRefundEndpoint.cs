@@ -16,6 +16,7 @@ public static class CreateRefundEndpoint
             .WithTags("Refunds")
             .RequireAuthorization(ApiRoles.Storefront)
             .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status402PaymentRequired)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
         return app;
