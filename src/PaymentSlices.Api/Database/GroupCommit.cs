@@ -170,7 +170,14 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
             }
             catch (Exception error)
             {
-                // The commit (or the transaction itself) failed: none of the batch is durable.
+                // The commit (or the transaction itself) failed: none of the batch is durable. When it failed before it took
+                // a turn (the connection could not be opened, BEGIN IMMEDIATE stayed busy), the turn whose signal woke it fails
+                // with it: left queued, it would wait for a later turn's signal, and every turn after it one signal behind.
+                if (batch.Count == 0 && queue.TryDequeue(out var first) && first.TryBegin())
+                {
+                    batch.Add(first);
+                }
+
                 LogBatchFailed(logger, batch.Count, error);
                 Answer([.. batch], error);
 
@@ -256,7 +263,7 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
                 {
                     turn.Durable.TrySetResult();
                 }
-                else
+                else if (!turn.FailStart(new DbWriteFailedException(state.error)))
                 {
                     turn.Durable.TrySetException(new DbWriteFailedException(state.error));
                 }
@@ -444,6 +451,12 @@ internal sealed class SqliteWriteTurn : WriteTurn
         transaction = batchTransaction;
         started.SetResult(this);
     }
+
+    /// <summary>
+    /// Fails a turn whose batch failed before its writer's code began (its savepoint, or the batch's BEGIN): true. False
+    /// when that code had begun; it then hears of the failure when its writes are answered (<see cref="Durable"/>).
+    /// </summary>
+    internal bool FailStart(Exception error) => started.TrySetException(error);
 
     internal bool WaitForEnd()
     {

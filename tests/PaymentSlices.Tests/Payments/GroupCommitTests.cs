@@ -83,3 +83,33 @@ public sealed class QuietWriterFactory : ApiFactory
         builder.UseSetting("ThreeDSecure:SweepInterval", "01:00:00");
     }
 }
+
+/// <summary>
+/// A batch that fails before it takes a turn (BEGIN IMMEDIATE stays busy while another connection holds the write lock)
+/// fails the write that woke the writer, at once; and once the lock is gone, the next write is not left waiting behind it.
+/// </summary>
+public sealed class WriterBusyTests
+{
+    [Fact]
+    public async Task AWriteWhoseBatchCannotBegin_Fails_AndTheNextWriteIsNotOneBehind()
+    {
+        // A command timeout of 1 s: Microsoft.Data.Sqlite gives up on the busy BEGIN after SQLite's own 5 s busy_timeout.
+        await using var factory = ApiFactory.OnDatabase(TestDatabase.Create() + ";Default Timeout=1");
+        var client = factory.Storefront();
+        await client.CreateOrderAsync(); // the writer is running
+
+        await using (var blocker = await TestDatabase.OpenAsync(factory.ConnectionString))
+        {
+            await Dapper.SqlMapper.ExecuteAsync(blocker, "BEGIN IMMEDIATE");
+            var blocked = await client.PostJsonAsync("/v1/orders", new { currency = "USD", items = new[] { new { name = "Chair", amount = 1m, quantity = 1 } } })
+                .WaitAsync(TimeSpan.FromSeconds(30));
+            ((int)blocked.StatusCode).Should().BeGreaterThanOrEqualTo(500, "the write could not be made, and nothing was written");
+            await Dapper.SqlMapper.ExecuteAsync(blocker, "ROLLBACK");
+        }
+
+        var next = await client.PostJsonAsync("/v1/orders", new { currency = "USD", items = new[] { new { name = "Chair", amount = 2m, quantity = 1 } } })
+            .WaitAsync(TimeSpan.FromSeconds(30));
+        await next.ShouldBe(System.Net.HttpStatusCode.Created);
+        (await factory.ScalarAsync<long>("SELECT COUNT(*) FROM orders")).Should().Be(2);
+    }
+}
