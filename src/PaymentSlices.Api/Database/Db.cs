@@ -62,6 +62,21 @@ public sealed class Db(DbConnectionFactory factory, IWriteTurns writer, Shutdown
         await CommitAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Gives the read connection back, if one is held: before the request waits on something outside the database (the
+    /// processor), and before each turn. On PostgreSQL it is one of the pool's connections, and a slow processor must not
+    /// hold the pool; the next read opens one again.
+    /// </summary>
+    public async Task ReleaseReadAsync()
+    {
+        if (readConnection is not null)
+        {
+            var connection = readConnection;
+            readConnection = null;
+            await factory.ReleaseReadAsync(connection);
+        }
+    }
+
     /// <summary>Waits for a turn; for a background job, which is never refused.</summary>
     public Task BeginAsync(CancellationToken cancellationToken) => BeginAsync(CancellationToken.None, cancellationToken);
 
@@ -84,13 +99,8 @@ public sealed class Db(DbConnectionFactory factory, IWriteTurns writer, Shutdown
         }
 
         // No read connection is held from here on: not while the turn is waited for or held (the turn has its own), nor
-        // between turns, while a charge waits for the processor. On PostgreSQL it is one of the pool's connections, and a
-        // slow processor must not hold the pool; a read after the turn opens one again.
-        if (readConnection is not null)
-        {
-            await factory.ReleaseReadAsync(readConnection);
-            readConnection = null;
-        }
+        // between turns, while a charge waits for the processor. A read after the turn opens one again.
+        await ReleaseReadAsync();
 
         using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, refused);
         try
@@ -180,10 +190,6 @@ public sealed class Db(DbConnectionFactory factory, IWriteTurns writer, Shutdown
     public async ValueTask DisposeAsync()
     {
         await EndAsync();
-        if (readConnection is not null)
-        {
-            await factory.ReleaseReadAsync(readConnection);
-            readConnection = null;
-        }
+        await ReleaseReadAsync();
     }
 }

@@ -108,6 +108,7 @@ public sealed class Charges(Db db, IPaymentProcessor processor, Outbox outbox, C
             await db.RunBeforeFirstWriteAsync(cancellationToken);
         }
 
+        await db.ReleaseReadAsync(); // a continued charge read its payment: no connection is held while the processor works
         try
         {
             return await processor.ChargeAsync(request, cancellationToken);

@@ -57,6 +57,7 @@ public sealed partial class Reconciler(
         var window = new { Before = clock.Now() - minAge.Value, Batch };
         var payments = (await connection.QueryAsync<PaymentRow>(db.Command(SelectPayments, window, cancellationToken))).ToList();
         var refunds = (await connection.QueryAsync<RefundRow>(db.Command(SelectRefunds, window, cancellationToken))).ToList();
+        await db.ReleaseReadAsync(); // none held while the processor is asked
 
         var settled = 0;
         var charges = scope.ServiceProvider.GetRequiredService<Charges>();

@@ -58,6 +58,7 @@ public sealed class Refunds(Db db, IPaymentProcessor processor, Outbox outbox)
             await db.RunBeforeFirstWriteAsync(cancellationToken);
         }
 
+        await db.ReleaseReadAsync(); // a continued refund read its refund: no connection is held while the processor works
         try
         {
             return await processor.RefundAsync(request, cancellationToken);

@@ -26,6 +26,7 @@ public sealed class SmallPoolFactory : ApiFactory
         // have one within 5 s fails: a pool held by waiting charges shows as waits and errors.
         builder.UseSetting("ConnectionStrings:PaymentSlices",
             new Npgsql.NpgsqlConnectionStringBuilder(ConnectionString) { Pooling = true, MaxPoolSize = 3, Timeout = 5 }.ConnectionString);
+        builder.UseSetting("Processor:Resilience:MinimumThroughput", "100"); // the failures below leave the breaker closed
     }
 }
 
@@ -77,6 +78,69 @@ public sealed class ConnectionPoolTests(SmallPoolFactory factory) : IClassFixtur
         }
 
         (await factory.ScalarAsync<long>("SELECT COUNT(*) FROM payments WHERE status = 'succeeded'")).Should().Be(6);
+    }
+
+    [Fact]
+    public async Task SixRetriesContinuingChargesHeldAtTheProcessor_WithAPoolOfThree_HoldNoConnection()
+    {
+        var client = factory.Storefront();
+        var orders = new List<string>();
+        for (var i = 0; i < 6; i++)
+        {
+            orders.Add((await client.CreateOrderAsync()).Id());
+        }
+
+        // The processor call fails (this stand-in throws past the resilience pipeline: a 500): each pay ends with its
+        // payment processing and its key free for the retry.
+        factory.Controls.FailNext(int.MaxValue);
+        try
+        {
+            foreach (var pay in await Task.WhenAll(orders.Select(id => PayAsync(client, id))))
+            {
+                pay.StatusCode.Should().Be(HttpStatusCode.InternalServerError);
+            }
+        }
+        finally
+        {
+            factory.Controls.FailNext(0);
+        }
+
+        (await factory.ScalarAsync<long>($"SELECT COUNT(*) FROM payments WHERE status = 'processing' AND order_id {TestDatabase.InList("@orders")}",
+            new { orders })).Should().Be(6);
+
+        // The retries with the keys continue those payments: each reads its order and payment, then waits at the processor.
+        var charging = factory.Controls.Charging;
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        factory.Controls.Hold = release;
+        var retries = orders.Select(id => PayAsync(client, id)).ToList();
+        try
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while (factory.Controls.Charging < charging + 6 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50);
+            }
+
+            (factory.Controls.Charging - charging).Should().Be(6, "every retry reaches the processor: none waits for a connection another keeps");
+            (await client.GetAsync($"/v1/orders/{orders[0]}")).StatusCode.Should().Be(HttpStatusCode.OK);
+        }
+        finally
+        {
+            factory.Controls.Hold = null;
+            release.TrySetResult();
+        }
+
+        foreach (var retry in retries)
+        {
+            (await (await retry).ShouldBe(HttpStatusCode.Created)).Str("status").Should().Be("succeeded");
+        }
+    }
+
+    private static Task<HttpResponseMessage> PayAsync(HttpClient client, string orderId)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/orders/{orderId}/pay") { Content = System.Net.Http.Json.JsonContent.Create(new { source = "tok_visa" }) };
+        request.Headers.Add("Idempotency-Key", $"pool-retry-{orderId}");
+        return client.SendAsync(request);
     }
 }
 #endif

@@ -34,6 +34,7 @@ public static class CreateCustomer
         public async Task<ApiResult<CustomerResource>> Handle(Command command, CancellationToken cancellationToken)
         {
             var cardId = Ids.New("card");
+            await db.ReleaseReadAsync(); // the Idempotency-Key's read: no connection is held while the processor works
             if (await processor.SaveCardAsync(idempotency.ProcessorKey("save_card", cardId), command.Source!, cancellationToken) is not SaveCardResult.Saved saved)
             {
                 return PaymentErrors.InvalidSource();
