@@ -37,11 +37,7 @@ public sealed class ConnectionPoolTests(SmallPoolFactory factory) : IClassFixtur
     public async Task SixChargesHeldAtTheProcessor_WithAPoolOfThree_HoldNoConnection_AndOtherWritesGoOn()
     {
         var client = factory.Storefront();
-        var orders = new List<string>();
-        for (var i = 0; i < 6; i++)
-        {
-            orders.Add((await client.CreateOrderAsync()).Id());
-        }
+        var orders = await SixOrdersAsync(client);
 
         // Each pay reads its order, records its processing payment, then waits at the processor, with an Idempotency-Key
         // (whose stored-response read is one more read on the way in).
@@ -55,11 +51,7 @@ public sealed class ConnectionPoolTests(SmallPoolFactory factory) : IClassFixtur
         }).ToList();
         try
         {
-            var deadline = DateTime.UtcNow.AddSeconds(20);
-            while (factory.Controls.Charging < 6 && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(50);
-            }
+            await WaitForChargingAsync(6);
 
             factory.Controls.Charging.Should().Be(6, "every pay reaches the processor: none waits for a connection another held charge keeps");
 
@@ -84,11 +76,7 @@ public sealed class ConnectionPoolTests(SmallPoolFactory factory) : IClassFixtur
     public async Task SixRetriesContinuingChargesHeldAtTheProcessor_WithAPoolOfThree_HoldNoConnection()
     {
         var client = factory.Storefront();
-        var orders = new List<string>();
-        for (var i = 0; i < 6; i++)
-        {
-            orders.Add((await client.CreateOrderAsync()).Id());
-        }
+        var orders = await SixOrdersAsync(client);
 
         // The processor call fails (this stand-in throws past the resilience pipeline: a 500): each pay ends with its
         // payment processing and its key free for the retry.
@@ -115,11 +103,7 @@ public sealed class ConnectionPoolTests(SmallPoolFactory factory) : IClassFixtur
         var retries = orders.Select(id => PayAsync(client, id)).ToList();
         try
         {
-            var deadline = DateTime.UtcNow.AddSeconds(20);
-            while (factory.Controls.Charging < charging + 6 && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(50);
-            }
+            await WaitForChargingAsync(charging + 6);
 
             (factory.Controls.Charging - charging).Should().Be(6, "every retry reaches the processor: none waits for a connection another keeps");
             (await client.GetAsync($"/v1/orders/{orders[0]}")).StatusCode.Should().Be(HttpStatusCode.OK);
@@ -133,6 +117,27 @@ public sealed class ConnectionPoolTests(SmallPoolFactory factory) : IClassFixtur
         foreach (var retry in retries)
         {
             (await (await retry).ShouldBe(HttpStatusCode.Created)).Str("status").Should().Be("succeeded");
+        }
+    }
+
+    private static async Task<List<string>> SixOrdersAsync(HttpClient client)
+    {
+        var orders = new List<string>();
+        for (var i = 0; i < 6; i++)
+        {
+            orders.Add((await client.CreateOrderAsync()).Id());
+        }
+
+        return orders;
+    }
+
+    // Until that many charges have entered the processor, or 20 s.
+    private async Task WaitForChargingAsync(int count)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (factory.Controls.Charging < count && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
         }
     }
 
