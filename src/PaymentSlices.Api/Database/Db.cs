@@ -47,18 +47,20 @@ public sealed class Db(DbConnectionFactory factory, IWriteTurns writer, Shutdown
     public void BeforeFirstWrite(Func<Db, DbConnection, Task> action) => (beforeFirstWrite ??= []).Add(action);
 
     /// <summary>
-    /// Takes a turn for the first-write actions alone (the Idempotency-Key claim) and commits it, when they have not run:
-    /// for a request about to act outside the database (call the processor) before its first write, so that it acts
-    /// only once its claim is durable. Nothing when they already ran, or there are none. Throws what they throw.
+    /// For a request about to act outside the database (call the processor): takes a turn for the first-write actions
+    /// alone (the Idempotency-Key claim) and commits it, when they have not run, so that it acts only once its claim is
+    /// durable; and gives its read connection back (<see cref="ReleaseReadAsync"/>), so that it holds none while it waits.
+    /// No turn when the actions already ran, or there are none. Throws what they throw.
     /// </summary>
     public async Task RunBeforeFirstWriteAsync(CancellationToken cancellationToken)
     {
         if (beforeFirstWrite is null)
         {
+            await ReleaseReadAsync();
             return;
         }
 
-        await BeginRequestAsync(cancellationToken);
+        await BeginRequestAsync(cancellationToken); // gives the read connection back too
         await CommitAsync(cancellationToken);
     }
 

@@ -262,10 +262,13 @@ public sealed partial class GroupCommit : IWriteTurns, IDisposable
                 if (state.error is null)
                 {
                     turn.Durable.TrySetResult();
+                    continue;
                 }
-                else if (!turn.FailStart(new DbWriteFailedException(state.error)))
+
+                var failure = new DbWriteFailedException(state.error);
+                if (!turn.FailStart(failure))
                 {
-                    turn.Durable.TrySetException(new DbWriteFailedException(state.error));
+                    turn.Durable.TrySetException(failure);
                 }
             }
         }, (turns, error), preferLocal: false);

@@ -99,16 +99,12 @@ public sealed class Charges(Db db, IPaymentProcessor processor, Outbox outbox, C
     /// </summary>
     public async Task<ChargeResult> ChargeAsync(PaymentRow processing, ChargeRequest request, bool firstCall, CancellationToken cancellationToken)
     {
-        if (!firstCall)
-        {
-            // A continued charge (found by its processor key) calls the processor only once the request holds its
-            // Idempotency-Key. The request read the key free, but another request with the same key, at another instance,
-            // may have claimed it since and be charging now: that payment is what was found, and this request's claim,
-            // deferred to its first write, would fail only after the call. Taken now, it fails first: 409, nothing called.
-            await db.RunBeforeFirstWriteAsync(cancellationToken);
-        }
-
-        await db.ReleaseReadAsync(); // a continued charge read its payment: no connection is held while the processor works
+        // A continued charge (found by its processor key) calls the processor only once the request holds its
+        // Idempotency-Key. The request read the key free, but another request with the same key, at another instance,
+        // may have claimed it since and be charging now: that payment is what was found, and this request's claim,
+        // deferred to its first write, would fail only after the call. Taken now, it fails first: 409, nothing called.
+        // A first call's claim committed with its phase one. Either way no read connection is held while the processor works.
+        await db.RunBeforeFirstWriteAsync(cancellationToken);
         try
         {
             return await processor.ChargeAsync(request, cancellationToken);

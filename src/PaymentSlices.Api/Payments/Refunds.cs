@@ -52,13 +52,9 @@ public sealed class Refunds(Db db, IPaymentProcessor processor, Outbox outbox)
     /// </summary>
     public async Task<string?> RefundAsync(RefundRow processing, ProcessorRefund request, bool firstCall, CancellationToken cancellationToken)
     {
-        if (!firstCall)
-        {
-            // A continued refund calls the processor only once the request holds its Idempotency-Key (see Charges.ChargeAsync).
-            await db.RunBeforeFirstWriteAsync(cancellationToken);
-        }
-
-        await db.ReleaseReadAsync(); // a continued refund read its refund: no connection is held while the processor works
+        // A continued refund calls the processor only once the request holds its Idempotency-Key, and no read connection
+        // is held while the processor works (see Charges.ChargeAsync).
+        await db.RunBeforeFirstWriteAsync(cancellationToken);
         try
         {
             return await processor.RefundAsync(request, cancellationToken);

@@ -24,19 +24,11 @@ public static class ListEvents
         // value (SQLite keeps it prepared; PostgreSQL's generic plan, when Max Auto Prepare prepares it), and a condition that may be absent cannot use
         // ix_events_status (status, seq). A page of a rare status would then read the events one by one, newest first,
         // until it had found a page, or every event. No cursor is seq < long.MaxValue (a seq the identity never reaches).
-        internal const string SelectPage = """
-            SELECT * FROM events
-            WHERE (@Type IS NULL OR type = @Type) AND seq < @Before
-            ORDER BY seq DESC
-            LIMIT @Take
-            """;
+        internal const string SelectPage = "SELECT * FROM events WHERE " + PageOfType;
 
-        internal const string SelectPageByStatus = """
-            SELECT * FROM events
-            WHERE status = @Status AND (@Type IS NULL OR type = @Type) AND seq < @Before
-            ORDER BY seq DESC
-            LIMIT @Take
-            """;
+        internal const string SelectPageByStatus = "SELECT * FROM events WHERE status = @Status AND " + PageOfType;
+
+        private const string PageOfType = "(@Type IS NULL OR type = @Type) AND seq < @Before ORDER BY seq DESC LIMIT @Take";
 
         private const string SelectDeliveries = """
             SELECT * FROM event_deliveries WHERE event_id IN @Ids ORDER BY id;
